@@ -1,0 +1,29 @@
+# Two entry points a fresh machine needs: `make pipeline` and `make test`.
+# Both create .venv/ (Python 3.11) and install starrec into it on first use.
+PY ?= $(shell command -v python3.11 || command -v python3)
+TF ?= cpu
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup pipeline test bench
+
+$(BIN)/starrec: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(TF),dev]'
+	touch $@
+
+setup: $(BIN)/starrec
+
+pipeline: setup
+	dvc repro
+
+test: setup
+	python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	python benchmarks/run_all.py

@@ -1,0 +1,1 @@
+"""starrec: star face recognition."""

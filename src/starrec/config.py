@@ -1,0 +1,251 @@
+"""Typed configuration: params.yaml is read once, here, and passed down as a `Config`.
+
+Every knob of the pipeline lives in params.yaml; unknown keys are an error so a typo in a
+param never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(Section):
+    """Stage outputs; dvc.yaml reads the same keys through `${paths.*}` templating."""
+
+    raw: Path = Path("data/raw")
+    faces: Path = Path("data/faces")
+    validation: Path = Path("data/validation")
+    splits: Path = Path("data/splits")
+    tfrecords: Path = Path("data/tfrecords")
+    augmented: Path = Path("data/augmented")
+    models: Path = Path("models")
+    reports: Path = Path("reports")
+
+
+# --- download -------------------------------------------------------------------------
+
+
+class HttpParams(Section):
+    workers: int = 8
+    timeout_s: float = 10.0
+    retries: int = 3
+    backoff_factor: float = 0.5
+    max_bytes: int = 10_000_000
+
+
+class UrlsSource(Section):
+    """The original exercise's format: `<dir>/<star>_urls.txt`, one URL per line."""
+
+    dir: Path = Path("urls")
+    stars: list[str] = [
+        "nicolas_cage",
+        "brad_pitt",
+        "angelina_jolie",
+        "leonardo_dicaprio",
+        "robert_downey_jr",
+    ]
+
+
+class LfwSource(Section):
+    """The public LFW archive, from the mirror and checksum scikit-learn's fetch_lfw_people uses."""
+
+    url: str = "https://ndownloader.figshare.com/files/5976015"
+    sha256: str = "055f7d9c632d7370e6fb4afc7468d40f970c34a80d4c6f50ffec63f5a8d536c0"
+    cache_dir: Path = Path("data/cache")
+
+
+class FolderSource(Section):
+    """A class-per-folder directory, or a .zip / .tar.gz file or URL of one."""
+
+    path: str = "../shared/datasets/lfw-subset"
+
+
+class ArchiveLimits(Section):
+    max_files: int = 200_000
+    max_total_bytes: int = 2_000_000_000
+    max_member_bytes: int = 50_000_000
+
+
+class DownloadParams(Section):
+    source: Literal["urls", "lfw", "folder"] = "folder"
+    classes: list[str] = []  # explicit class list; empty = every class the source has
+    min_images_per_class: int = 0  # keep classes with at least this many images
+    http: HttpParams = HttpParams()
+    urls: UrlsSource = UrlsSource()
+    lfw: LfwSource = LfwSource()
+    folder: FolderSource = FolderSource()
+    archive: ArchiveLimits = ArchiveLimits()
+
+
+# --- extract_faces --------------------------------------------------------------------
+
+
+class HaarParams(Section):
+    cascade: str = "haarcascade_frontalface_default.xml"
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_size: int = 24  # in detection-image pixels
+
+
+class MtcnnParams(Section):
+    min_confidence: float = 0.9
+
+
+class ExtractParams(Section):
+    detector: Literal["haar", "mtcnn"] = "haar"
+    haar: HaarParams = HaarParams()
+    mtcnn: MtcnnParams = MtcnnParams()
+    detect_max_side: int = 640  # photos are downscaled to this before detection
+    policy: Literal["largest", "all", "most_confident"] = "largest"
+    margin: float = 0.2  # fraction of the box side added on every side
+    min_face_size: int = 40  # in original-photo pixels
+    image_size: int = 64
+    color_mode: Literal["gray", "rgb"] = "gray"
+    n_jobs: int = 2
+    preview_per_class: int = 8
+
+
+# --- validate / split / tfrecords / augment -------------------------------------------
+
+
+class ValidateParams(Section):
+    min_images_per_class: int = 10
+    min_face_size: int = 40
+    max_face_size: int = 4000
+    max_blur_share: float = 1.0  # reserved for stricter checks; 1.0 = no blur gate
+
+
+class SplitParams(Section):
+    train: float = 0.6
+    val: float = 0.2
+    test: float = 0.2
+    seed: int = 42
+    phash_max_distance: int = 4
+
+
+class TfrecordsParams(Section):
+    shard_size: int = 500
+
+
+class RangeOp(Section):
+    enabled: bool = True
+    low: float = 0.0
+    high: float = 0.0
+
+
+class AugmentParams(Section):
+    copies: int = 2
+    seed: int = 42
+    flip: bool = True
+    brightness: RangeOp = RangeOp(low=-0.25, high=0.25)
+    contrast: RangeOp = RangeOp(low=0.7, high=1.5)
+    saturation: RangeOp = RangeOp(low=0.7, high=1.3)
+    hue: RangeOp = RangeOp(low=-0.05, high=0.05)
+    rotation_deg: RangeOp = RangeOp(low=-15.0, high=15.0)
+    zoom: RangeOp = RangeOp(low=0.9, high=1.1)
+    translation: RangeOp = RangeOp(low=-0.08, high=0.08)
+
+
+# --- train / evaluate / tracking -------------------------------------------------------
+
+
+class OptimizerParams(Section):
+    name: Literal["sgd", "momentum", "adam", "rmsprop"] = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+
+
+class ScheduleParams(Section):
+    name: Literal["constant", "exponential", "time_decay", "step", "cosine"] = "cosine"
+    decay_rate: float = 0.96  # exponential: lr * rate ** (epoch // decay_epochs)
+    decay_epochs: int = 20  # exponential step length; step: halve every N epochs
+    staircase: bool = True
+    decay: float = 0.01  # time_decay: lr / (1 + decay * epoch)
+    drop: float = 0.5  # step: factor per `decay_epochs`
+    min_lr: float = 0.0  # cosine floor
+
+
+class TransferParams(Section):
+    backbone: str = "MobileNetV2"
+    weights: str = "none"  # imagenet | none | pretrained | path to a weights file
+    fine_tune_layers: int = 0  # 0 = frozen feature extractor
+
+
+class TrainParams(Section):
+    model: Literal["fcn", "star_cnn", "transfer"] = "star_cnn"
+    epochs: int = 40
+    batch_size: int = 32
+    optimizer: OptimizerParams = OptimizerParams()
+    schedule: ScheduleParams = ScheduleParams()
+    l2: float = 1e-4
+    dropout: float = 0.3
+    batch_norm: bool = True
+    early_stopping_patience: int = 8
+    class_weights: bool = True
+    online_augmentation: bool = False
+    use_augmented: bool = True  # train on train + train_aug shards
+    transfer: TransferParams = TransferParams()
+    seed: int = 42
+    deterministic: bool = False
+    mixed_precision: bool = False
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+
+
+class MlflowParams(Section):
+    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI overrides
+    experiment: str = "starrec"
+    registered_model: str = "starrec"
+    log_locally_if_unreachable: bool = False
+    connect_timeout_s: float = 5.0
+
+
+class GateParams(Section):
+    metric: str = "accuracy"
+    margin: float = 0.0
+
+
+class EvaluateParams(Section):
+    top_k: int = 3
+    baseline_components: int = 100
+    gate: GateParams = GateParams()
+
+
+class Config(Section):
+    paths: Paths = Paths()
+    download: DownloadParams = DownloadParams()
+    extract: ExtractParams = ExtractParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    split: SplitParams = SplitParams()
+    tfrecords: TfrecordsParams = TfrecordsParams()
+    augment: AugmentParams = AugmentParams()
+    train: TrainParams = TrainParams()
+    mlflow: MlflowParams = MlflowParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, unreadable or has a wrong key/value."""
+
+
+def load_config(path: str | Path = "params.yaml") -> Config:
+    """Read and validate params.yaml; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read params ({exc})") from exc
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: invalid params ({problems})") from exc
