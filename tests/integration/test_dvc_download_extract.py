@@ -1,0 +1,49 @@
+"""Real `dvc repro` of download + extract_faces in a temp git repo; the second run does nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dvc_repo import make_repo, run, stages_run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def photo_folder(tmp_path: Path, shared_datasets: Path) -> Path:
+    folder = tmp_path / "photos"
+    for person in ("Colin_Powell", "Tony_Blair"):
+        (folder / person).mkdir(parents=True)
+        for photo in sorted((shared_datasets / "lfw-original-10x10" / person).glob("*.jpg"))[:4]:
+            shutil.copy(photo, folder / person / photo.name)
+    return folder
+
+
+def test_repro_download_and_extract_then_nothing(tmp_path: Path, photo_folder: Path) -> None:
+    repo = make_repo(
+        tmp_path / "repo",
+        {"download": {"source": "folder", "folder": {"path": str(photo_folder)}, "min_images_per_class": 0},
+         "extract": {"n_jobs": 1}},
+    )
+    first = run(["dvc", "repro", "extract_faces"], repo)
+    assert stages_run(first.stdout) == ["download", "extract_faces"]
+
+    raw = pd.read_csv(repo / "data/raw/manifest.csv")
+    assert (raw["status"] == "ok").sum() == 8
+    faces = pd.read_csv(repo / "data/faces/manifest.csv")
+    ok = faces[faces["status"] == "ok"]
+    assert set(ok["class"]) == {"Colin_Powell", "Tony_Blair"}
+    assert len(ok) >= 7  # LFW photos are centred faces: nearly all must be found
+    assert all((repo / "data/faces" / p).is_file() for p in ok["path"])
+    assert (repo / "data/faces/preview.png").stat().st_size > 0
+    assert "extract_faces" in (repo / "dvc.lock").read_text()
+
+    manifest_mtime = (repo / "data/faces/manifest.csv").stat().st_mtime_ns
+    second = run(["dvc", "repro", "extract_faces"], repo)
+    assert stages_run(second.stdout) == []
+    assert (repo / "data/faces/manifest.csv").stat().st_mtime_ns == manifest_mtime
+    assert "up to date" in run(["dvc", "status", "extract_faces"], repo).stdout
