@@ -7,7 +7,7 @@ param never silently falls back to a default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -229,23 +229,53 @@ class Config(Section):
     train: TrainParams = TrainParams()
     mlflow: MlflowParams = MlflowParams()
     evaluate: EvaluateParams = EvaluateParams()
+    # Named data sets run through the same stages with these overrides (e.g. `public_faces`
+    # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
+    datasets: dict[str, dict[str, Any]] = {}
 
 
 class ConfigError(ValueError):
     """params.yaml is missing, unreadable or has a wrong key/value."""
 
 
-def load_config(path: str | Path = "params.yaml") -> Config:
-    """Read and validate params.yaml; errors name the file and the offending key."""
+def load_config(path: str | Path = "params.yaml", dataset: str | None = None) -> Config:
+    """Read and validate params.yaml; errors name the file and the offending key.
+
+    With `dataset`, that entry of `datasets:` is deep-merged over the top-level sections, so
+    the same stage code builds another data set into other paths. Every entry is validated
+    up front, so a typo in any of them fails at once.
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read params ({exc})") from exc
+    base = _validate(raw, path, "")
+    merged = {name: _validate(_deep_merge(raw, over), path, f"datasets.{name}.")
+              for name, over in base.datasets.items()}
+    if dataset is None:
+        return base
+    if dataset not in merged:
+        raise ConfigError(f"{path}: no data set {dataset!r} under `datasets:` "
+                          f"(have: {', '.join(merged) or 'none'})")
+    return merged[dataset]
+
+
+def _validate(raw: dict[str, Any], path: Path, where: str) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{where}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{path}: invalid params ({problems})") from exc
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

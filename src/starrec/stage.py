@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -18,10 +19,16 @@ class StageError(RuntimeError):
 
 
 def run_stage(body: Callable[[Config], object], params: str | Path = "params.yaml") -> None:
-    """Load params once, run the stage body, and turn a StageError into exit code 1."""
+    """Load params once, run the stage body, and turn a StageError into exit code 1.
+
+    `--dataset NAME` on the command line selects a `datasets:` entry of params.yaml.
+    """
     setup_logging()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default=None, help="a `datasets:` entry of params.yaml")
+    dataset = parser.parse_args().dataset
     try:
-        body(load_config(params))
+        body(load_config(params, dataset))
     except (StageError, ConfigError) as exc:
         log.error("%s", exc)
         sys.exit(1)
