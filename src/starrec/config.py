@@ -218,6 +218,33 @@ class EvaluateParams(Section):
     gate: GateParams = GateParams()
 
 
+# --- calibrate / predict / serve ------------------------------------------------------
+
+
+class UnknownPeopleParams(Section):
+    """Held-out people (never trained on) for the open-set report: a faces dir with a
+    manifest.csv (faces contract) or a class-per-folder photo dir (faces are then detected
+    with the model's own extract params). Trained class names are excluded automatically."""
+
+    path: str = "../shared/datasets/lfw-subset"
+    max_per_person: int = 10
+    seed: int = 42
+
+
+class PredictParams(Section):
+    registered_model: str = "starrec-pyfunc"  # pyfunc (detect + classify + threshold)
+    alias: str = "champion"  # the registry alias `starrec predict` loads by default
+    score: Literal["max_prob", "margin"] = "max_prob"
+    target_precision: float = 0.95  # on the val split: share of named faces that are right
+    unknown: UnknownPeopleParams = UnknownPeopleParams()
+    batch_size: int = 64
+    top_k: int = 3
+    video_every: int = 5  # classify every Nth video frame
+    max_frames: int = 0  # 0 = whole video; camera default 300
+    max_image_bytes: int = 10_000_000  # serving payload cap per image (decoded bytes)
+    max_image_pixels: int = 40_000_000
+
+
 class Config(Section):
     paths: Paths = Paths()
     download: DownloadParams = DownloadParams()
@@ -229,6 +256,7 @@ class Config(Section):
     train: TrainParams = TrainParams()
     mlflow: MlflowParams = MlflowParams()
     evaluate: EvaluateParams = EvaluateParams()
+    predict: PredictParams = PredictParams()
     # Named data sets run through the same stages with these overrides (e.g. `public_faces`
     # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
     datasets: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,1 @@
+"""Prediction on new photos and videos, open-set ("unknown") calibration, MLflow serving."""
