@@ -208,13 +208,21 @@ class MlflowParams(Section):
 
 
 class GateParams(Section):
-    metric: str = "accuracy"
+    """`champion` moves only if the candidate beats champion and baseline by `margin`."""
+
+    metric: Literal["accuracy", "top_k_accuracy", "macro_f1", "macro_precision",
+                    "macro_recall", "macro_iou", "micro_f1", "micro_iou"] = "accuracy"
     margin: float = 0.0
 
 
 class EvaluateParams(Section):
     top_k: int = 3
-    baseline_components: int = 100
+    batch_size: int = 128
+    baseline_components: int = 100  # PCA components (eigenfaces), capped by the train size
+    baseline_C: list[float] = [1.0, 10.0, 100.0]  # SVC grid, 3-fold CV on the train split
+    baseline_gamma: list[float | Literal["scale"]] = ["scale", 0.003, 0.001]
+    seed: int = 42
+    misclassified_max: int = 36  # faces shown in reports/misclassified.png
     gate: GateParams = GateParams()
 
 

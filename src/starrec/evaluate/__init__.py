@@ -1,0 +1,1 @@
+"""Evaluate stage: test-split metrics, eigenfaces baseline, plots and the promotion gate."""
