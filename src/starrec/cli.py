@@ -24,5 +24,21 @@ def version() -> None:
     typer.echo(pkg_version("starrec"))
 
 
+@app.command()
+def predict(
+    paths: list[str] = typer.Argument(None, help="Photos, folders (searched recursively) or videos."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="models:/ or runs:/ URI of the pyfunc model, or a .keras file "
+                                   "(meta JSON beside it). Default: the registry's champion."),
+    out: str = typer.Option("predictions", "--out", "-o", help="Output folder."),
+    camera: int = typer.Option(None, "--camera", help="Read this camera instead of files."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry name, limits)."),
+) -> None:
+    """Name the stars in photos, folders, videos or a camera; faces of others are `unknown`."""
+    from starrec.predict.predict import run_predict
+
+    run_predict(paths or [], model, out, camera, params)
+
+
 if __name__ == "__main__":
     app()

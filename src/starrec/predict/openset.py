@@ -91,13 +91,15 @@ def tradeoff(known_probs: np.ndarray, known_labels: np.ndarray, unknown_probs: n
 
 def _point(ks: np.ndarray, correct: np.ndarray, us: np.ndarray, t: float) -> dict[str, float]:
     named_right = int((correct & (ks >= t)).sum())
-    named = int((ks >= t).sum()) + int((us >= t).sum())
+    named_known = int((ks >= t).sum())
+    named = named_known + int((us >= t).sum())
     return {
         "threshold": t,
         "known_accuracy": named_right / len(ks),
         "known_rejected": float((ks < t).mean()),
         "unknown_rejected": float((us < t).mean()) if len(us) else float("nan"),
-        "precision": named_right / named if named else 1.0,
+        "known_precision": named_right / named_known if named_known else 1.0,
+        "precision": named_right / named if named else 1.0,  # with the unknowns named
     }
 
 
