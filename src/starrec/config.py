@@ -120,7 +120,8 @@ class ValidateParams(Section):
     min_images_per_class: int = 10
     min_face_size: int = 40
     max_face_size: int = 4000
-    max_blur_share: float = 1.0  # reserved for stricter checks; 1.0 = no blur gate
+    min_blur_var: float = 0.0  # Laplacian variance below this counts as blurry
+    max_blur_share: float = 1.0  # at most this share of faces may be blurry; 1.0 = no blur gate
 
 
 class SplitParams(Section):

@@ -1,0 +1,1 @@
+"""Dataset build: validate the faces, split them leakage-free, write and augment TFRecords."""
