@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Section(BaseModel):
@@ -133,19 +133,34 @@ class SplitParams(Section):
 
 
 class TfrecordsParams(Section):
-    shard_size: int = 500
+    shard_size: int = Field(500, gt=0)  # records per shard at most; shards are balanced
 
 
 class RangeOp(Section):
+    """An augmentation op, applied with a value drawn uniformly from [low, high]."""
+
     enabled: bool = True
     low: float = 0.0
     high: float = 0.0
 
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeOp:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} > high {self.high}")
+        return self
+
 
 class AugmentParams(Section):
-    copies: int = 2
+    """Offline augmentation of the train split (and the online Keras layers' ranges).
+
+    brightness: delta added to [0, 1] pixels; contrast, saturation: factors; hue: shift as a
+    fraction of the hue circle (RGB only); rotation_deg: degrees; zoom: scale (> 1 = zoom in);
+    translation: shift as a fraction of the image side.
+    """
+
+    copies: int = Field(2, ge=1)  # augmented images written per train image
     seed: int = 42
-    flip: bool = True
+    flip: bool = True  # horizontal, with probability 1/2
     brightness: RangeOp = RangeOp(low=-0.25, high=0.25)
     contrast: RangeOp = RangeOp(low=0.7, high=1.5)
     saturation: RangeOp = RangeOp(low=0.7, high=1.3)

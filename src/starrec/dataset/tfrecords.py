@@ -1,0 +1,259 @@
+"""Sharded TFRecords: the `write_tfrecords` stage and the tf.data reader training/evaluation use.
+
+One `tf.train.Example` per face keeps the PNG bytes unchanged (so a round trip is byte-exact
+and sha256 stays checkable) next to its label and provenance; `schema.json` says what a
+valid record looks like so `starrec inspect` and the readers can check it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
+
+from starrec.config import TfrecordsParams
+from starrec.io import atomic_dir, write_json_atomic
+from starrec.stage import StageError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+SPLIT_COLUMNS = ("face_id", "class", "label", "path", "split")
+FEATURES = {"image": "bytes", "label": "int64", "label_name": "bytes", "height": "int64",
+            "width": "int64", "channels": "int64", "source_id": "bytes", "sha256": "bytes"}
+_FEATURE_SPEC = {name: tf.io.FixedLenFeature([], tf.string if kind == "bytes" else tf.int64)
+                 for name, kind in FEATURES.items()}
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def make_example(png: bytes, label: int, label_name: str, shape: Sequence[int],
+                 source_id: str) -> bytes:
+    """A serialized Example with the fixed schema (`FEATURES`); sha256 is of `png`."""
+    def b(value: bytes) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    def i(value: int) -> tf.train.Feature:
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+    height, width, channels = shape
+    feature = {"image": b(png), "label": i(label), "label_name": b(label_name.encode()),
+               "height": i(height), "width": i(width), "channels": i(channels),
+               "source_id": b(source_id.encode()),
+               "sha256": b(hashlib.sha256(png).hexdigest().encode())}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def shard_name(prefix: str, index: int, count: int) -> str:
+    return f"{prefix}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def write_shards(records: Iterable[bytes], n_records: int, out_dir: Path, prefix: str,
+                 shard_size: int) -> list[str]:
+    """Write `n_records` serialized records into ceil(n / shard_size) shards of near-equal
+    size (balanced shards interleave evenly); returns the file names in order."""
+    n_shards = max(1, math.ceil(n_records / shard_size))
+    sizes = [len(part) for part in np.array_split(np.arange(n_records), n_shards)]
+    names = [shard_name(prefix, i, n_shards) for i in range(n_shards)]
+    it = iter(records)
+    written = 0
+    for name, size in zip(names, sizes, strict=True):
+        with tf.io.TFRecordWriter(str(out_dir / name)) as writer:
+            for record in itertools.islice(it, size):
+                writer.write(record)
+                written += 1
+    if written < n_records or next(it, None) is not None:
+        raise ValueError(f"{prefix}: got {'fewer' if written < n_records else 'more'} than the "
+                         f"{n_records} records announced")
+    return names
+
+
+def _read_split_csv(split_csv: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of split.csv and the sorted class names; labels must be their index there."""
+    try:
+        df = pd.read_csv(split_csv, dtype={"face_id": str, "class": str, "path": str, "split": str})
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{split_csv}: cannot read split table ({exc})") from exc
+    missing = [c for c in SPLIT_COLUMNS if c not in df.columns]
+    if missing:
+        raise StageError(f"{split_csv}: missing columns {missing}")
+    unknown = sorted(set(df["split"]) - set(SPLITS))
+    if unknown:
+        raise StageError(f"{split_csv}: unknown split values {unknown} (expected {list(SPLITS)})")
+    classes = sorted(df["class"].unique())
+    wrong = df[df["label"] != df["class"].map(classes.index)]
+    if len(wrong):
+        row = wrong.iloc[0]
+        raise StageError(f"{split_csv}: {len(wrong)} rows whose label is not the class index in "
+                         f"sorted class names, e.g. {row['face_id']} ({row['class']}: "
+                         f"{row['label']} != {classes.index(row['class'])})")
+    if not (df["split"] == "train").any():
+        raise StageError(f"{split_csv}: no train rows")
+    return df, classes
+
+
+def _load_face(faces_dir: Path, rel: str) -> tuple[bytes, tuple[int, int, int]]:
+    """The PNG bytes and decoded (h, w, c); ValueError with the reason if unusable."""
+    path = faces_dir / rel
+    try:
+        png = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read ({exc.strerror or exc})") from exc
+    try:
+        shape = tf.io.decode_png(png, channels=0).shape
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as exc:
+        raise ValueError(f"not a decodable PNG ({exc.message.splitlines()[0]})") from exc
+    return png, tuple(int(d) for d in shape)
+
+
+def _record_order(face_id: str) -> str:
+    """Records are ordered by a hash of face_id: every shard mixes classes, and the order is
+    independent of the row order in split.csv."""
+    return hashlib.sha256(face_id.encode()).hexdigest()
+
+
+def write_tfrecords(cfg: TfrecordsParams, faces_dir: Path, split_csv: Path,
+                    out_dir: Path) -> dict[str, Any]:
+    """Write `{split}-NNNNN-of-NNNNN.tfrecord` shards, label_map.json and schema.json.
+
+    A face that cannot be read, is not a PNG or has another shape than the data set's is
+    logged and listed under `rejected` in schema.json, never silently dropped.
+    """
+    faces_dir, split_csv, out_dir = Path(faces_dir), Path(split_csv), Path(out_dir)
+    df, classes = _read_split_csv(split_csv)
+    df = (df.rename(columns={"class": "label_name"})
+          .assign(_order=df["face_id"].map(_record_order)).sort_values("_order", kind="stable"))
+    loaded, rejected = [], []
+    for row in tqdm(df.itertuples(index=False), total=len(df), desc="read faces", leave=False):
+        try:
+            loaded.append((row, *_load_face(faces_dir, row.path)))
+        except ValueError as exc:
+            rejected.append({"face_id": row.face_id, "path": row.path, "split": row.split,
+                             "reason": str(exc)})
+    if not loaded:
+        raise StageError(f"{split_csv}: none of the {len(df)} faces in {faces_dir} is usable")
+    shape = Counter(s for _, _, s in loaded).most_common(1)[0][0]
+    for row, _, s in loaded:
+        if s != shape:
+            rejected.append({"face_id": row.face_id, "path": row.path, "split": row.split,
+                             "reason": f"shape {s} differs from the data set's {shape}"})
+    for r in rejected:
+        log.warning("%s: rejected %s (%s)", faces_dir / r["path"], r["face_id"], r["reason"])
+    kept = [(row, png) for row, png, s in loaded if s == shape]
+
+    splits = {}
+    with atomic_dir(out_dir) as tmp:
+        for split in SPLITS:
+            rows = [(row, png) for row, png in kept if row.split == split]
+            records = (make_example(png, row.label, row.label_name, shape, row.face_id)
+                       for row, png in rows)
+            names = write_shards(records, len(rows), tmp, split, cfg.shard_size)
+            per_label = Counter(row.label_name for row, _ in rows)
+            splits[split] = {"records": len(rows), "shards": names,
+                             "per_label": {c: per_label.get(c, 0) for c in classes}}
+        write_json_atomic(tmp / "label_map.json", {"classes": classes})
+        schema = make_schema(shape, splits, shard_size=cfg.shard_size, rejected=rejected)
+        write_json_atomic(tmp / "schema.json", schema)
+    log.info("%s: %s records (%s), %d rejected", out_dir, sum(s["records"] for s in splits.values()),
+             ", ".join(f"{k} {v['records']}" for k, v in splits.items()), len(rejected))
+    return schema
+
+
+def make_schema(shape: Sequence[int], splits: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What `starrec inspect` checks records against."""
+    height, width, channels = shape
+    return {"features": FEATURES,
+            "image": {"encoding": "png", "height": height, "width": width, "channels": channels},
+            "splits": splits, **extra}
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def list_shards(tfrecord_dir: Path, split: str) -> list[Path]:
+    """The shards of one split (`train`, `val`, `test`, `train_aug`) in order."""
+    files = sorted(Path(tfrecord_dir).glob(f"{split}-*-of-*.tfrecord"))
+    if not files:
+        raise FileNotFoundError(f"{tfrecord_dir}: no {split}-*-of-*.tfrecord shards")
+    return files
+
+
+def read_label_map(tfrecord_dir: Path) -> list[str]:
+    """Class names; a label id is the index in this list."""
+    return list(json.loads((Path(tfrecord_dir) / "label_map.json").read_text())["classes"])
+
+
+def read_schema(tfrecord_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(tfrecord_dir) / "schema.json").read_text())
+
+
+def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Every feature of one record; `image` decoded to uint8 (H, W, C), `png` its bytes."""
+    f = tf.io.parse_single_example(serialized, _FEATURE_SPEC)
+    image = tf.io.decode_png(f["image"], channels=0)
+    shape = tf.stack([f["height"], f["width"], f["channels"]])
+    return {**f, "png": f["image"], "image": tf.reshape(image, shape)}
+
+
+def _image_shape(files: Sequence[str]) -> tuple[int, int, int]:
+    """Static image shape, from the first record (Keras needs it known at trace time)."""
+    for serialized in tf.data.TFRecordDataset(files[:1]).take(1):
+        return tuple(int(d) for d in parse_example(serialized)["image"].shape)
+    raise ValueError(f"{files[0]}: no records")
+
+
+def make_dataset(files: Sequence[Path | str], *, batch_size: int, shuffle: bool = False,
+                 seed: int | None = None, cache: bool = True,
+                 augment: keras.Layer | Callable[[tf.Tensor], tf.Tensor] | None = None,
+                 repeat: bool = False, with_ids: bool = False,
+                 shuffle_buffer: int = 10_000) -> tf.data.Dataset:
+    """Batches of (images float32 in [0, 1] (B, H, W, C), labels int64 (B,)[, source_ids]).
+
+    Shards are read and decoded in parallel; decoded uint8 images are cached (4x smaller than
+    float) before the per-epoch reshuffle; augmentation runs on whole batches. Element order is
+    deterministic when a seed is set, or when not shuffling.
+    """
+    files = [str(f) for f in files]
+    if not files:
+        raise ValueError("make_dataset: no files")
+    shape = _image_shape(files)
+    autotune = tf.data.AUTOTUNE
+
+    def parse(serialized: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        f = parse_example(serialized)
+        image = tf.ensure_shape(f["image"], shape)
+        return (image, f["label"], f["source_id"]) if with_ids else (image, f["label"])
+
+    def to_float(image: tf.Tensor, *rest: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        image = tf.cast(image, tf.float32) / 255.0
+        if augment is not None:
+            out = augment(image, training=True) if isinstance(augment, keras.Layer) else augment(image)
+            image = tf.clip_by_value(tf.cast(out, tf.float32), 0.0, 1.0)
+        return (image, *rest)
+
+    ds = tf.data.Dataset.from_tensor_slices(files).interleave(
+        tf.data.TFRecordDataset, cycle_length=min(len(files), 16), num_parallel_calls=autotune)
+    ds = ds.map(parse, num_parallel_calls=autotune)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size).map(to_float, num_parallel_calls=autotune).prefetch(autotune)
+    options = tf.data.Options()
+    options.deterministic = seed is not None or not shuffle
+    return ds.with_options(options)
