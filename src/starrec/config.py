@@ -34,11 +34,11 @@ class Paths(Section):
 
 
 class HttpParams(Section):
-    workers: int = 8
-    timeout_s: float = 10.0
-    retries: int = 3
-    backoff_factor: float = 0.5
-    max_bytes: int = 10_000_000
+    workers: int = 8  # parallel downloads
+    timeout_s: float = 10.0  # connect and read timeout, per attempt
+    retries: int = 3  # on connection errors, timeouts and 5xx (never on 4xx)
+    backoff_factor: float = 0.5  # sleep backoff_factor * 2**(attempt-1) between retries
+    max_bytes: int = 10_000_000  # per image; bigger bodies are recorded `too_large`
 
 
 class UrlsSource(Section):
@@ -55,11 +55,12 @@ class UrlsSource(Section):
 
 
 class LfwSource(Section):
-    """The public LFW archive, from the mirror and checksum scikit-learn's fetch_lfw_people uses."""
+    """The funneled LFW archive: the mirror and sha256 of scikit-learn's `fetch_lfw_people`
+    (its default, funneled=True, i.e. `FUNNELED_ARCHIVE` in sklearn/datasets/_lfw.py)."""
 
     url: str = "https://ndownloader.figshare.com/files/5976015"
-    sha256: str = "055f7d9c632d7370e6fb4afc7468d40f970c34a80d4c6f50ffec63f5a8d536c0"
-    cache_dir: Path = Path("data/cache")
+    sha256: str = "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a"
+    filename: str = "lfw-funneled.tgz"  # name of the verified copy in `cache_dir`
 
 
 class FolderSource(Section):
@@ -69,6 +70,8 @@ class FolderSource(Section):
 
 
 class ArchiveLimits(Section):
+    """Caps for any archive extracted (LFW, folder archives); also the archive download cap."""
+
     max_files: int = 200_000
     max_total_bytes: int = 2_000_000_000
     max_member_bytes: int = 50_000_000
@@ -77,7 +80,8 @@ class ArchiveLimits(Section):
 class DownloadParams(Section):
     source: Literal["urls", "lfw", "folder"] = "folder"
     classes: list[str] = []  # explicit class list; empty = every class the source has
-    min_images_per_class: int = 0  # keep classes with at least this many images
+    min_images_per_class: int = 0  # keep classes with at least this many ok images
+    cache_dir: Path = Path("data/cache")  # verified downloads kept between runs (resume)
     http: HttpParams = HttpParams()
     urls: UrlsSource = UrlsSource()
     lfw: LfwSource = LfwSource()

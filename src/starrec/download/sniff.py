@@ -1,0 +1,49 @@
+"""Is this really an image? Decided by decoding the content (PIL), never by the file name,
+so an HTML error page saved as `.jpg` or a half-written JPEG is caught here."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+from starrec.download.manifest import Status
+
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp",
+              "WEBP": "webp", "TIFF": "tif"}
+
+
+class BadImage(ValueError):
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def sniff_image(data: bytes) -> str:
+    """The file extension for `data` if it fully decodes as a supported image, else BadImage."""
+    if not data:
+        raise BadImage(Status.NOT_IMAGE, "empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or ""
+                img.load()
+    except UnidentifiedImageError:
+        raise BadImage(Status.NOT_IMAGE, f"not an image ({_describe(data)})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as exc:
+        status = Status.TRUNCATED if "truncated" in str(exc) else Status.UNREADABLE
+        raise BadImage(status, f"cannot decode image: {exc}") from None
+    if fmt not in EXTENSIONS:
+        raise BadImage(Status.NOT_IMAGE, f"unsupported image format {fmt or 'unknown'}")
+    return EXTENSIONS[fmt]
+
+
+def _describe(data: bytes) -> str:
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "HTML page"
+    return f"starts with {data[:8].hex()}"
