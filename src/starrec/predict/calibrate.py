@@ -29,11 +29,12 @@ def split_probs(classifier: Classifier, tfrecords: Path, split: str,
     """Class scores and labels (in the classifier's class order) for one TFRecord split."""
     from starrec.dataset.tfrecords import list_shards, make_dataset, read_label_map
 
-    files = list_shards(tfrecords, split)
-    if not files:
-        raise StageError(f"{tfrecords}: no {split} shards")
-    names = _index_to_name(read_label_map(tfrecords))
-    missing = set(names.values()) - set(classifier.classes)
+    try:
+        files = list_shards(tfrecords, split)
+        names = read_label_map(tfrecords)
+    except (OSError, KeyError, ValueError) as exc:
+        raise StageError(f"{tfrecords}: cannot read the {split} split ({exc})") from exc
+    missing = set(names) - set(classifier.classes)
     if missing:
         raise StageError(f"{tfrecords}: classes {sorted(missing)} are not in the model")
     order = {c: i for i, c in enumerate(classifier.classes)}
@@ -42,16 +43,6 @@ def split_probs(classifier: Classifier, tfrecords: Path, split: str,
         probs.append(classifier.predict_proba(images.numpy()))
         labels.append([order[names[int(v)]] for v in y.numpy()])
     return np.concatenate(probs), np.concatenate(labels).astype(np.int64)
-
-
-def _index_to_name(label_map: Any) -> dict[int, str]:
-    """label_map.json as {name: index}, {index: name} or a list of names."""
-    if isinstance(label_map, list):
-        return dict(enumerate(label_map))
-    first = next(iter(label_map))
-    if isinstance(label_map[first], int):
-        return {int(i): str(n) for n, i in label_map.items()}
-    return {int(i): str(n) for i, n in label_map.items()}
 
 
 def run_calibrate(cfg: Config) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""Stage `calibrate` on real TFRecords and a real sqlite MLflow: threshold, report, PNG,
+and the registered pyfunc whose `champion` follows the Keras model's promotion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from starrec.config import Config
+from starrec.dataset.tfrecords import write_tfrecords
+from starrec.predict.calibrate import run_calibrate
+
+
+@pytest.fixture()
+def stage_tree(tmp_path, model_dir, known_face_dirs, unknown_faces_dir, people):
+    """paths: tfrecords from the known faces, models/ with the trained model + run.json."""
+    rows = []
+    for split, faces in known_face_dirs.items():
+        for r in pd.read_csv(faces / "manifest.csv").to_dict("records"):
+            rows.append({"face_id": f"{split}/{r['face_id']}", "class": r["class"],
+                         "label": sorted(people).index(r["class"]),
+                         "path": str(faces / r["path"]), "split": split, "group": r["face_id"]})
+    pd.DataFrame(rows).to_csv(tmp_path / "split.csv", index=False)
+    cfg = Config.model_validate({
+        "paths": {"tfrecords": str(tmp_path / "tfr"), "models": str(tmp_path / "models"),
+                  "reports": str(tmp_path / "reports")},
+        "predict": {"registered_model": "cal-pyfunc", "target_precision": 0.9,
+                    "unknown": {"path": str(unknown_faces_dir), "max_per_person": 8}}})
+    # split.csv paths are absolute (the three faces dirs live apart), so the faces root is /
+    write_tfrecords(cfg.tfrecords, Path("/"), tmp_path / "split.csv", cfg.paths.tfrecords)
+    models = cfg.paths.models
+    models.mkdir()
+    for f in ("model.keras", "model_meta.json"):
+        (models / f).write_bytes((model_dir / f).read_bytes())
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.create_experiment("cal", artifact_location=(tmp_path / "art").as_uri())
+    with mlflow.start_run(experiment_id=exp) as run:
+        pass
+    client = MlflowClient()
+    client.create_registered_model("cal-keras")
+    v = client.create_model_version("cal-keras", source=f"runs:/{run.info.run_id}/model",
+                                    run_id=run.info.run_id)
+    client.set_registered_model_alias("cal-keras", "champion", v.version)
+    (models / "run.json").write_text(json.dumps({
+        "run_id": run.info.run_id, "tracking_uri": uri, "registered_model": "cal-keras",
+        "model_version": v.version}))
+    yield cfg
+    mlflow.set_tracking_uri(previous)
+
+
+def test_calibrate_stage(stage_tree) -> None:
+    cfg = stage_tree
+    report = run_calibrate(cfg)
+    rule = json.loads((cfg.paths.models / "open_set.json").read_text())
+    assert rule["score"] == "max_prob" and rule["val"]["precision"] >= 0.9
+    saved = json.loads((cfg.paths.reports / "open_set.json").read_text())
+    assert saved["threshold"] == rule["threshold"] == report["threshold"]
+    assert saved["unknown_people"] == {"path": cfg.predict.unknown.path, "n_people": 4,
+                                       "n_faces": 32}
+    at = saved["test"]["at_threshold"]
+    assert at["unknown_rejected"] > at["known_rejected"]
+    assert (cfg.paths.reports / "open_set.png").read_bytes()[:4] == b"\x89PNG"
+    reg = json.loads((cfg.paths.models / "pyfunc.json").read_text())
+    assert reg["aliases"] == ["candidate", "champion"]
+    served = mlflow.pyfunc.load_model("models:/cal-pyfunc@champion").unwrap_python_model()
+    assert served.predictor.rule.threshold == pytest.approx(rule["threshold"])
+    metrics = MlflowClient().get_run(json.loads(
+        (cfg.paths.models / "run.json").read_text())["run_id"]).data.metrics
+    assert metrics["open_set_threshold"] == pytest.approx(rule["threshold"])
