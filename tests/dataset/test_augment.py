@@ -1,0 +1,146 @@
+"""augment: train-only, seeded byte-for-byte, same schema; online Keras layers."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from starrec.config import AugmentParams, RangeOp, TfrecordsParams
+from starrec.dataset.augment import Draw, apply_ops, augment, online_augmentation_layers
+from starrec.dataset.tfrecords import list_shards, make_dataset, parse_example, write_tfrecords
+
+OFF = RangeOp(enabled=False)
+
+
+@pytest.fixture(scope="module")
+def tfrecord_dir(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TFRecords of the 3-person faces dir; per class the first 60% train, then 20/20."""
+    tmp = tmp_path_factory.mktemp("tfr")
+    faces = pd.read_csv(faces_dir / "manifest.csv").sort_values("face_id")
+    classes = sorted(faces["class"].unique())
+    rank = faces.groupby("class").cumcount() / faces.groupby("class")["face_id"].transform("size")
+    pd.DataFrame({"face_id": faces["face_id"], "class": faces["class"],
+                  "label": faces["class"].map(classes.index), "path": faces["path"],
+                  "split": np.select([rank < 0.6, rank < 0.8], ["train", "val"], "test"),
+                  "group": faces["face_id"]}).to_csv(tmp / "split.csv", index=False)
+    write_tfrecords(TfrecordsParams(shard_size=10), faces_dir, tmp / "split.csv", tmp / "tfr")
+    return tmp / "tfr"
+
+
+def records(files: list[Path]) -> list[dict]:
+    return [{k: v.numpy() for k, v in parse_example(s).items()}
+            for s in tf.data.TFRecordDataset([str(f) for f in files])]
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(out.glob("*.tfrecord"))}
+
+
+@pytest.fixture(scope="module")
+def augmented(tfrecord_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("aug") / "augmented"
+    augment(AugmentParams(copies=3), tfrecord_dir, out)
+    return out
+
+
+def test_copies_schema_and_traceability(tfrecord_dir, augmented):
+    originals = records(list_shards(tfrecord_dir, "train"))
+    copies = records(list_shards(augmented, "train_aug"))
+    assert len(copies) == 3 * len(originals)
+    by_source = {r["source_id"]: r for r in originals}
+    changed = 0
+    for i, rec in enumerate(copies):
+        src = originals[i // 3]
+        assert rec["source_id"] == src["source_id"] and rec["source_id"] in by_source
+        assert (rec["label"], rec["label_name"]) == (src["label"], src["label_name"])
+        assert rec["image"].shape == src["image"].shape == (32, 32, 1)
+        assert rec["sha256"].decode() == hashlib.sha256(rec["png"]).hexdigest()
+        changed += not np.array_equal(rec["image"], src["image"])
+    assert changed == len(copies)
+    schema = json.loads((augmented / "schema.json").read_text())
+    assert schema["splits"]["train_aug"]["records"] == len(copies)
+    assert sum(schema["splits"]["train_aug"]["per_label"].values()) == len(copies)
+    assert schema["image"]["channels"] == 1 and schema["augment"]["copies"] == 3
+
+
+def test_only_train_read_and_only_train_aug_written(tfrecord_dir, augmented, tmp_path):
+    assert {f.name.split("-")[0] for f in augmented.glob("*.tfrecord")} == {"train_aug"}
+    assert (augmented / "augment_preview.png").stat().st_size > 1000
+    # val/test are never read: corrupting them does not change the output
+    spoiled = tmp_path / "tfr"
+    spoiled.mkdir()
+    for f in tfrecord_dir.iterdir():
+        data = f.read_bytes()
+        (spoiled / f.name).write_bytes(b"garbage" if f.name.startswith(("val-", "test-")) else data)
+    augment(AugmentParams(copies=3), spoiled, tmp_path / "out")
+    assert shard_bytes(tmp_path / "out") == shard_bytes(augmented)
+
+
+def test_same_seed_same_bytes_other_seed_differs(tfrecord_dir, tmp_path):
+    cfg = AugmentParams(copies=1, seed=5)
+    augment(cfg, tfrecord_dir, tmp_path / "a")
+    augment(cfg, tfrecord_dir, tmp_path / "b")
+    augment(AugmentParams(copies=1, seed=6), tfrecord_dir, tmp_path / "c")
+    assert shard_bytes(tmp_path / "a") == shard_bytes(tmp_path / "b")
+    assert (tmp_path / "a" / "augment_preview.png").read_bytes() == (
+        tmp_path / "b" / "augment_preview.png").read_bytes()
+    assert shard_bytes(tmp_path / "a") != shard_bytes(tmp_path / "c")
+
+
+def test_all_ops_off_is_identity():
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    cfg = AugmentParams(flip=False, brightness=OFF, contrast=OFF, saturation=OFF, hue=OFF,
+                        rotation_deg=OFF, zoom=OFF, translation=OFF)
+    assert np.array_equal(apply_ops(image, cfg, Draw.sample(cfg, 0, 0)), image)
+
+
+def test_ops_do_what_they_say():
+    image = np.random.default_rng(0).integers(60, 200, (16, 16, 1), dtype=np.uint8)
+    only = dict(flip=False, brightness=OFF, contrast=OFF, saturation=OFF, hue=OFF,
+                rotation_deg=OFF, zoom=OFF, translation=OFF)
+    flip = AugmentParams(**{**only, "flip": True})
+    d = Draw.sample(flip, 0, 0)
+    assert np.array_equal(apply_ops(image, flip, d), image[:, ::-1] if d.flip else image)
+    bright = AugmentParams(**{**only, "brightness": RangeOp(low=0.1, high=0.1)})
+    assert np.allclose(apply_ops(image, bright, Draw.sample(bright, 0, 0)).astype(int),
+                       image.astype(int) + round(0.1 * 255), atol=1)
+    shift = AugmentParams(**{**only, "translation": RangeOp(low=0.25, high=0.25)})
+    moved = apply_ops(image, shift, Draw.sample(shift, 0, 0))
+    assert np.array_equal(moved[4:, 4:], image[:-4, :-4])  # 0.25 * 16 = 4 px right and down
+
+
+def test_hue_and_saturation_change_rgb_only():
+    rgb = np.random.default_rng(1).integers(30, 220, (8, 8, 3), dtype=np.uint8)
+    cfg = AugmentParams(flip=False, brightness=OFF, contrast=OFF, rotation_deg=OFF, zoom=OFF,
+                        translation=OFF, hue=RangeOp(low=0.2, high=0.2), saturation=OFF)
+    shifted = apply_ops(rgb, cfg, Draw.sample(cfg, 0, 0))
+    assert not np.array_equal(shifted, rgb)
+    gray = rgb[..., :1]
+    assert np.array_equal(apply_ops(gray, cfg, Draw.sample(cfg, 0, 0)), gray)
+
+
+def test_disabling_one_op_keeps_the_other_draws():
+    on, off = AugmentParams(), AugmentParams(zoom=OFF)
+    a, b = Draw.sample(on, 3, 1), Draw.sample(off, 3, 1)
+    assert dataclasses.replace(a, zoom=0.0) == b
+    assert a != Draw.sample(on, 3, 2) and a != Draw.sample(on, 4, 1)
+
+
+def test_online_layers_in_the_tf_data_pipeline(augmented):
+    layers = online_augmentation_layers(AugmentParams())
+    names = [type(layer).__name__ for layer in layers.layers]
+    assert names == ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+                     "RandomBrightness", "RandomContrast"]
+    assert len(online_augmentation_layers(AugmentParams(), channels=3).layers) == 8
+    files = list_shards(augmented, "train_aug")
+    plain = next(iter(make_dataset(files, batch_size=8)))[0].numpy()
+    aug = next(iter(make_dataset(files, batch_size=8, augment=layers)))[0].numpy()
+    assert aug.shape == plain.shape and aug.dtype == np.float32
+    assert 0.0 <= aug.min() and aug.max() <= 1.0 and not np.allclose(aug, plain)
