@@ -62,16 +62,20 @@ def fetch(pool: urllib3.PoolManager, url: str, dest_dir: Path, max_bytes: int,
         return _failure(exc.reason, f"after retries: {exc.reason}")
     except HTTPError as exc:
         return _failure(exc, str(exc))
+    got = Fetched(Status.HTTP_ERROR)
     try:
         if resp.status != 200:
             retried = " (after retries)" if resp.status in RETRY_STATUSES else ""
-            return Fetched(Status.HTTP_ERROR, f"HTTP {resp.status} {resp.reason or ''}".strip() + retried)
-        declared = resp.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            return Fetched(Status.TOO_LARGE, f"Content-Length {declared} > max {max_bytes} bytes",
-                           bytes=int(declared))
-        return _stream(resp, dest_dir, max_bytes, progress, url)
+            got.reason = f"HTTP {resp.status} {resp.reason or ''}".strip() + retried
+        elif (declared := resp.headers.get("Content-Length", "")).isdigit() and int(declared) > max_bytes:
+            got = Fetched(Status.TOO_LARGE, f"Content-Length {declared} > max {max_bytes} bytes",
+                          bytes=int(declared))
+        else:
+            got = _stream(resp, dest_dir, max_bytes, progress, url)
+        return got
     finally:
+        if got.status != Status.OK:
+            resp.close()  # unread body: the connection cannot be reused
         resp.release_conn()
 
 
@@ -87,7 +91,6 @@ def _stream(resp: urllib3.BaseHTTPResponse, dest_dir: Path, max_bytes: int, prog
             for chunk in resp.stream(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    resp.drain_conn()
                     path.unlink()
                     return Fetched(Status.TOO_LARGE, f"body exceeds max {max_bytes} bytes", bytes=size)
                 digest.update(chunk)
