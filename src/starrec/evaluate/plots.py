@@ -32,9 +32,9 @@ def _save(fig: plt.Figure, path: Path) -> None:
 def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
     """Two panels: raw counts and row-normalised (recall per actual class)."""
     n = len(class_names)
-    side = max(5.0, 0.32 * n + 2.5)
-    font = float(np.clip(11 - n / 8, 4, 10))
-    annotate = n <= 30
+    side = max(5.0, 0.35 * n + 2.5)  # a cell stays ~0.35 in (25 pt) wide, labels fit
+    font = float(np.clip(12 - n / 8, 7, 10))
+    annotate = n <= 70
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 2, side + 1), constrained_layout=True)
@@ -52,7 +52,7 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, title
             for i, j in np.ndindex(data.shape):
                 if data[i, j]:
                     ax.text(j, i, format(data[i, j], fmt), ha="center", va="center",
-                            fontsize=font - 1,
+                            fontsize=font - 1.5,
                             color="white" if data[i, j] > threshold else "black")
     _save(fig, path)
 
