@@ -110,3 +110,20 @@ def test_unknown_people_rejected_at_calibrated_rate(calibrated, known_splits,
     assert np.mean([n == UNKNOWN for n in names]) == pytest.approx(at["unknown_rejected"])
     closed = Predictor(clf, OpenSetRule("max_prob", 0.0)).classify(x_unknown)
     assert UNKNOWN not in {f.label for f in closed}
+
+
+def test_cli_predict_local_model(calibrated, photos, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from starrec.cli import app
+
+    photo = photos / "in" / "Hugo_Chavez"
+    res = CliRunner().invoke(app, ["predict", str(photo), "--model",
+                                   str(calibrated / "model.keras"), "-o", str(tmp_path),
+                                   "--params", str(tmp_path / "none.yaml")])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(tmp_path / "predictions.csv")
+    assert len(df) >= 2 and (df["status"] == "ok").all()
+    missing = CliRunner().invoke(app, ["predict", str(tmp_path / "nope.jpg"), "--model",
+                                       str(calibrated / "model.keras")])
+    assert missing.exit_code == 1
