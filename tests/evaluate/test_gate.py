@@ -82,6 +82,12 @@ def test_gate_moves_and_keeps_alias_in_real_registry(registry: MlflowClient) -> 
     assert registry.get_run(run4).data.metrics["gate_promoted"] == 1.0
     assert registry.get_run(run4).data.tags["gate.decision"] == "promoted"
 
+    # evaluating the champion again (e.g. after an evaluate-only change) judges it against
+    # the baseline alone instead of against itself
+    report = apply_gate(registry, cfg, "m", v4, run4, candidate=0.90, baseline=0.85)
+    assert report["promoted"] and report["champion"] is None
+    assert report["champion_version"] == report["candidate_version"] == v4
+
 
 def test_gate_without_registered_version_leaves_alias_alone(registry: MlflowClient) -> None:
     with mlflow.start_run() as run:
