@@ -131,10 +131,10 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits,
 
 
 def _zip_type_problem(info: zipfile.ZipInfo) -> str:
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip did not record a type
+    if kind == stat.S_IFLNK:
         return "symlink"
-    if mode and not stat.S_ISREG(mode):
+    if kind and kind != stat.S_IFREG:
         return "device or other special file"
     if info.flag_bits & 0x1:
         return "encrypted member"
