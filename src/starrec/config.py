@@ -129,11 +129,13 @@ class ValidateParams(Section):
 
 
 class SplitParams(Section):
-    train: float = 0.6
-    val: float = 0.2
-    test: float = 0.2
+    """Shares of each class per split (they must sum to 1) over leakage groups."""
+
+    train: float = Field(0.6, gt=0, lt=1)
+    val: float = Field(0.2, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
-    phash_max_distance: int = 4
+    phash_max_distance: int = Field(4, ge=0)  # faces this close (Hamming bits) are one group
 
 
 class TfrecordsParams(Section):

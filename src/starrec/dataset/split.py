@@ -1,0 +1,168 @@
+"""Stage `split`: stratified train/val/test over leakage groups, so no face has a twin elsewhere.
+
+Faces are joined into groups (connected components) when they share a file hash (exact
+duplicates), a source photo (two faces cut from one picture), or have perceptual hashes within
+`phash_max_distance` bits (near-duplicates: re-encodes, small shifts, brightness changes).
+Whole groups go to one split. Per class, groups are dealt largest first (seeded order among
+equal sizes) to the split furthest below its target count, which keeps every class within one
+image of the ratios whenever the group sizes allow. A group holding faces of several classes
+is dealt as its majority class (ties: first name), and each face still counts for its own class.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import imagehash
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from tqdm import tqdm
+
+from starrec.config import SplitParams
+from starrec.dataset.manifest import ok_faces, read_faces_manifest
+from starrec.dataset.split_plot import plot_split_counts
+from starrec.io import atomic_dir, write_json_atomic
+from starrec.stage import StageError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+BLOCK = 1024  # phash rows compared at once: BLOCK x n x hash-bytes of memory
+
+
+def split_faces(params: SplitParams, manifest_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Write `split.csv` (face_id, class, label, path, split, group), `stats.json` and
+    `class_counts.png` to `out_dir`; returns the stats. `path` is relative to the faces dir."""
+    faces = ok_faces(read_faces_manifest(manifest_path)).sort_values("face_id", ignore_index=True)
+    if faces.empty:
+        raise StageError(f"{manifest_path}: no faces (status == ok) to split")
+    ratios = {"train": params.train, "val": params.val, "test": params.test}
+    if abs(sum(ratios.values()) - 1.0) > 1e-6:
+        raise StageError(f"split ratios must sum to 1, got {ratios}")
+    _check_class_sizes(faces, manifest_path)
+    group, merged = leakage_groups(faces, params.phash_max_distance, manifest_path)
+    faces["group"] = group
+    faces["split"] = assign_splits(faces["class"], faces["group"], ratios, params.seed)
+    classes = sorted(faces["class"].unique())
+    faces["label"] = faces["class"].map({name: i for i, name in enumerate(classes)})
+    counts = pd.crosstab(faces["class"], faces["split"]).reindex(columns=list(SPLITS), fill_value=0)
+    for name, row in counts.iterrows():
+        if (row == 0).any():
+            raise StageError(
+                f"{manifest_path}: class {name!r} has {row.sum()} faces in "
+                f"{faces.loc[faces['class'] == name, 'group'].nunique()} leakage groups, "
+                f"too few to put one in each of {', '.join(SPLITS)}")
+    stats = {
+        "classes": classes,
+        "counts": {s: {c: int(counts.loc[c, s]) for c in classes} for s in SPLITS},
+        "totals": {**{s: int(counts[s].sum()) for s in SPLITS}, "all": len(faces)},
+        "ratios": ratios,
+        "seed": params.seed,
+        "groups": {"total": int(faces["group"].nunique()),
+                   "multi_face": int((faces["group"].value_counts() > 1).sum()),
+                   "merged": merged,
+                   "phash_max_distance": params.phash_max_distance},
+    }
+    with atomic_dir(out_dir) as tmp:
+        columns = ["face_id", "class", "label", "path", "split", "group"]
+        faces[columns].to_csv(tmp / "split.csv", index=False)
+        write_json_atomic(tmp / "stats.json", stats)
+        plot_split_counts(counts, tmp / "class_counts.png")
+    log.info("split %d faces (%d groups, merged: %s): %s", len(faces), stats["groups"]["total"],
+             merged, stats["totals"])
+    return stats
+
+
+def _check_class_sizes(faces: pd.DataFrame, manifest_path: Path) -> None:
+    sizes = faces["class"].value_counts()
+    small = sizes[sizes < len(SPLITS)]
+    if not small.empty:
+        named = ", ".join(f"{name!r} ({n} faces)" for name, n in small.sort_index().items())
+        raise StageError(f"{manifest_path}: too few faces to appear in every split "
+                         f"({', '.join(SPLITS)}): {named}")
+
+
+def leakage_groups(faces: pd.DataFrame, phash_max_distance: int,
+                   manifest_path: Path) -> tuple[np.ndarray, dict[str, int]]:
+    """Group id per face, and how many groups each reason merged (applied in this order)."""
+    n = len(faces)
+    edges: list[np.ndarray] = []
+    merged: dict[str, int] = {}
+    components = n
+    for reason, pairs in (("sha256", _same_value_pairs(faces["sha256"])),
+                          ("source_photo", _same_value_pairs(faces["source_sha256"])),
+                          ("phash", _near_pairs(_hash_bits(faces, manifest_path), phash_max_distance))):
+        edges.append(pairs)
+        all_pairs = np.concatenate(edges)
+        graph = coo_matrix((np.ones(len(all_pairs)), (all_pairs[:, 0], all_pairs[:, 1])), shape=(n, n))
+        count, labels = connected_components(graph, directed=False)
+        merged[reason] = components - count
+        components = count
+    # renumber so group ids follow the (face_id-sorted) row order
+    _, first = np.unique(labels, return_index=True)
+    order = np.empty(count, dtype=int)
+    order[np.argsort(first)] = np.arange(count)
+    return order[labels], merged
+
+
+def _same_value_pairs(values: pd.Series) -> np.ndarray:
+    """(first row, other row) pairs for rows sharing a non-null value."""
+    rows = pd.Series(np.arange(len(values)))
+    first = rows.groupby(values.to_numpy(), dropna=True).transform("min")
+    keep = (first.notna() & (first != rows)).to_numpy()
+    return np.stack([first[keep].astype(int).to_numpy(), rows[keep].to_numpy()], axis=1)
+
+
+def _hash_bits(faces: pd.DataFrame, manifest_path: Path) -> np.ndarray:
+    """Perceptual hashes as packed bytes, one row per face."""
+    packed = []
+    for face_id, value in zip(faces["face_id"], faces["phash"]):
+        try:
+            packed.append(np.packbits(imagehash.hex_to_hash(value).hash.ravel()))
+        except (TypeError, ValueError) as exc:
+            raise StageError(f"{manifest_path}: face {face_id!r} has no valid phash "
+                             f"({value!r}: {exc})") from exc
+    if len({p.size for p in packed}) > 1:
+        raise StageError(f"{manifest_path}: phash values have different lengths")
+    return np.stack(packed)
+
+
+def _near_pairs(bits: np.ndarray, max_distance: int) -> np.ndarray:
+    """Pairs (i < j) whose Hamming distance is at most `max_distance`, in row blocks."""
+    pairs = []
+    for start in tqdm(range(0, len(bits), BLOCK), desc="phash pairs", leave=False,
+                      disable=len(bits) <= BLOCK):
+        block = bits[start:start + BLOCK]
+        distance = np.bitwise_count(block[:, None, :] ^ bits[None, :, :]).sum(axis=2)
+        i, j = np.nonzero(distance <= max_distance)
+        keep = j > i + start
+        pairs.append(np.stack([i[keep] + start, j[keep]], axis=1))
+    return np.concatenate(pairs)
+
+
+def assign_splits(classes: pd.Series, groups: pd.Series, ratios: dict[str, float],
+                  seed: int) -> np.ndarray:
+    """Split name per face: whole groups, dealt largest first to the neediest split."""
+    names = list(ratios)
+    totals = classes.value_counts()
+    target = {c: np.array([totals[c] * ratios[s] for s in names]) for c in totals.index}
+    have = {c: np.zeros(len(names)) for c in totals.index}
+    members = classes.groupby(groups.to_numpy())
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(members.ngroups)
+    sizes = members.size().to_numpy()
+    keys = members.size().index.to_numpy()
+    out = np.empty(len(classes), dtype=object)
+    for g in order[np.argsort(-sizes[order], kind="stable")]:
+        rows = members.indices[keys[g]]
+        group_classes = classes.iloc[rows].value_counts()
+        owner = sorted(group_classes[group_classes == group_classes.max()].index)[0]
+        best = int(np.argmax(target[owner] - have[owner]))
+        out[rows] = names[best]
+        for name, n in group_classes.items():
+            have[name][best] += n
+    return out
