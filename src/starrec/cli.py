@@ -40,5 +40,18 @@ def predict(
     run_predict(paths or [], model, out, camera, params)
 
 
+@app.command()
+def inspect(
+    path: str = typer.Argument(..., help="A .tfrecord shard or a folder of them."),
+    out: str = typer.Option("inspect_preview.png", "--out", "-o", help="Contact-sheet PNG."),
+    schema: str = typer.Option(None, "--schema",
+                               help="schema.json to check against (default: the folder's)."),
+) -> None:
+    """Count TFRecords per label, check every record against the schema, draw a contact sheet."""
+    from starrec.dataset.inspect import run_inspect
+
+    raise typer.Exit(run_inspect(path, out, schema))
+
+
 if __name__ == "__main__":
     app()
