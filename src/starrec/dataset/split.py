@@ -147,22 +147,16 @@ def _near_pairs(bits: np.ndarray, max_distance: int) -> np.ndarray:
 def assign_splits(classes: pd.Series, groups: pd.Series, ratios: dict[str, float],
                   seed: int) -> np.ndarray:
     """Split name per face: whole groups, dealt largest first to the neediest split."""
-    names = list(ratios)
-    totals = classes.value_counts()
-    target = {c: np.array([totals[c] * ratios[s] for s in names]) for c in totals.index}
-    have = {c: np.zeros(len(names)) for c in totals.index}
-    members = classes.groupby(groups.to_numpy())
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(members.ngroups)
-    sizes = members.size().to_numpy()
-    keys = members.size().index.to_numpy()
-    out = np.empty(len(classes), dtype=object)
-    for g in order[np.argsort(-sizes[order], kind="stable")]:
-        rows = members.indices[keys[g]]
-        group_classes = classes.iloc[rows].value_counts()
-        owner = sorted(group_classes[group_classes == group_classes.max()].index)[0]
-        best = int(np.argmax(target[owner] - have[owner]))
-        out[rows] = names[best]
-        for name, n in group_classes.items():
-            have[name][best] += n
-    return out
+    _, codes = np.unique(classes.to_numpy(), return_inverse=True)
+    _, group_of = np.unique(groups.to_numpy(), return_inverse=True)
+    per_group = np.zeros((group_of.max() + 1, codes.max() + 1), dtype=int)  # faces per class
+    np.add.at(per_group, (group_of, codes), 1)
+    target = np.outer(per_group.sum(axis=0), list(ratios.values()))  # class x split
+    have = np.zeros_like(target)
+    order = np.random.default_rng(seed).permutation(len(per_group))
+    choice = np.empty(len(per_group), dtype=int)
+    for g in order[np.argsort(-per_group[order].sum(axis=1), kind="stable")]:
+        owner = np.argmax(per_group[g])  # majority class; ties go to the first name
+        choice[g] = np.argmax(target[owner] - have[owner])
+        have[:, choice[g]] += per_group[g]
+    return np.array(list(ratios))[choice[group_of]]
