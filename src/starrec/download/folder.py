@@ -82,14 +82,13 @@ def from_archive(archive: Path, source: str, cfg: DownloadParams,
     """Safely extract `archive` into `work` and scan it as a class-per-folder tree."""
     extracted = work / "extracted"
     refused = safe_extract(archive, extracted, cfg.archive, source)
-    for row in refused:
-        log.warning("%s: refused archive member (%s)", row.source, row.reason)
     cands, classes = scan(descend(extracted), extracted, f"{source}#", cfg.classes)
     return cands, classes, refused
 
 
 def gather_folder(cfg: DownloadParams, pool: urllib3.PoolManager,
                   work: Path) -> tuple[list[Candidate], list[str], list[Row]]:
+    """Candidates, class names and refused archive members for `download.folder.path`."""
     where = cfg.folder.path
     if where.startswith(("http://", "https://")):
         got = fetch(pool, where, work, cfg.archive.max_total_bytes, progress=True)

@@ -12,12 +12,12 @@ from pathlib import Path
 import urllib3
 from tqdm import tqdm
 from urllib3.exceptions import (
+    ConnectTimeoutError,
     HTTPError,
     IncompleteRead,
     MaxRetryError,
     ProtocolError,
     ReadTimeoutError,
-    ConnectTimeoutError,
 )
 from urllib3.util import Retry, Timeout
 

@@ -42,6 +42,14 @@ class Verified:
     ext: str = ""
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def verify(cand: Candidate, max_bytes: int | None = None) -> Verified:
     """Hash and decode the candidate's file; a failure becomes the row's status and reason."""
     if cand.path is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -12,19 +11,11 @@ import urllib3
 from starrec.config import DownloadParams
 from starrec.download.folder import from_archive
 from starrec.download.http import fetch
-from starrec.download.ingest import Candidate
+from starrec.download.ingest import Candidate, sha256_file
 from starrec.download.manifest import Row, Status
 from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch_verified(cfg: DownloadParams, pool: urllib3.PoolManager) -> Path:
@@ -50,4 +41,5 @@ def fetch_verified(cfg: DownloadParams, pool: urllib3.PoolManager) -> Path:
 
 def gather_lfw(cfg: DownloadParams, pool: urllib3.PoolManager,
                work: Path) -> tuple[list[Candidate], list[str], list[Row]]:
+    """Candidates, people and refused members of the verified LFW archive."""
     return from_archive(fetch_verified(cfg, pool), cfg.lfw.url, cfg, work)

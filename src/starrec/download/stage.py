@@ -69,6 +69,9 @@ def _write(items: list[Verified], refused: list[Row], out_dir: Path) -> list[Row
 
 
 def _log_summary(rows: list[Row], out_dir: Path) -> None:
+    for row in rows:
+        if row.status not in (Status.OK, Status.DUPLICATE):
+            log.warning("%s: %s (%s)", row.source, row.status, row.reason)
     totals, per_class = summarize(rows)
     log.info("%s: %d items: %s", out_dir, len(rows),
              ", ".join(f"{n} {s}" for s, n in totals.most_common()))

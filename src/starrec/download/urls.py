@@ -18,8 +18,7 @@ from tqdm import tqdm
 
 from starrec.config import DownloadParams
 from starrec.download.http import Fetched, fetch
-from starrec.download.ingest import Candidate, Verified
-from starrec.download.lfw import sha256_file
+from starrec.download.ingest import Candidate, Verified, sha256_file
 from starrec.download.manifest import Status
 from starrec.io import write_json_atomic
 from starrec.stage import StageError
@@ -53,8 +52,14 @@ class UrlCache:
     def lookup(self, url: str) -> Path | None:
         """The cached blob for `url` if it is there and its sha256 still matches."""
         sha = self.index.get(url)
-        blob = self.blobs / str(sha)
-        return blob if sha and blob.is_file() and sha256_file(blob) == sha else None
+        if sha is None:
+            return None
+        blob = self.blobs / sha
+        if blob.is_file() and sha256_file(blob) == sha:
+            return blob
+        log.warning("%s: cached copy %s is missing or fails its sha256 check, fetching again",
+                    url, blob)
+        return None
 
     def keep(self, got: Fetched) -> Path:
         assert got.path is not None
@@ -78,6 +83,7 @@ class UrlCache:
 
 def gather_urls(cfg: DownloadParams, pool: urllib3.PoolManager,
                 cache: UrlCache) -> tuple[list[Candidate], list[str]]:
+    """Candidates for every URL of the selected stars (cached, fetched or failed) and the stars."""
     missing = [c for c in cfg.classes if c not in cfg.urls.stars]
     if missing:
         raise StageError(f"{cfg.urls.dir}: class {', '.join(missing)} is not in download.urls.stars")
@@ -104,5 +110,4 @@ def gather_urls(cfg: DownloadParams, pool: urllib3.PoolManager,
                 cand.path = cache.keep(got)
             else:
                 cand.status, cand.reason, cand.bytes = got.status, got.reason, got.bytes
-                log.warning("%s: %s (%s)", cand.source, got.status, got.reason)
     return cands, classes
