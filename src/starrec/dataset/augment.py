@@ -9,6 +9,7 @@ the others' values unchanged. Val and test shards are never read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from starrec.config import AugmentParams
+from starrec.config import AugmentParams, RangeOp
 from starrec.dataset.tfrecords import (list_shards, make_example, make_schema, parse_example,
                                        read_label_map, read_schema, write_shards)
 from starrec.io import atomic_dir, write_json_atomic
@@ -54,7 +55,7 @@ class Draw:
     def sample(cls, cfg: AugmentParams, index: int, copy: int) -> Draw:
         rng = np.random.default_rng([cfg.seed, index, copy])
 
-        def u(op: Any) -> float:
+        def u(op: RangeOp) -> float:
             return float(rng.uniform(op.low, op.high))
 
         return cls(flip=bool(rng.random() < 0.5), rotation_deg=u(cfg.rotation_deg),
@@ -115,7 +116,7 @@ def augment(cfg: AugmentParams, tfrecord_dir: Path, out_dir: Path) -> dict[str, 
     preview: dict[int, tuple[str, list[np.ndarray]]] = {}
     per_label = dict.fromkeys(classes, 0)
 
-    def records() -> Any:
+    def records() -> Iterator[bytes]:
         shown_labels: set[int] = set()  # the preview shows the first image of each class
         dataset = tf.data.TFRecordDataset([str(s) for s in shards])
         for index, serialized in enumerate(tqdm(dataset, total=n_train, desc="augment",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,6 @@ from starrec.dataset.tfrecords import FEATURES
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-log = logging.getLogger(__name__)
 
 SHEET_PER_LABEL = 8
 _KINDS = {"bytes": "bytes_list", "int64": "int64_list"}
