@@ -1,0 +1,192 @@
+"""Stage `extract_faces`: every ok photo of the raw manifest → face PNGs + faces manifest.
+
+Photos are processed in parallel worker processes (one detector each, OpenCV single-threaded
+so the processes don't fight over cores); results come back in input order, so the manifest
+is the same whatever `n_jobs` is.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import multiprocessing
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import imagehash
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from starrec.config import ExtractParams
+from starrec.faces.detect import FaceCrop, find_faces
+from starrec.faces.detectors import Detector, make_detector
+from starrec.faces.image import UnreadableImage, decode_rgb
+from starrec.faces.preview import write_preview
+from starrec.io import atomic_dir, write_text_atomic
+from starrec.stage import StageError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["face_id", "class", "path", "source_path", "source_sha256", "status", "reason",
+           "detector", "score", "box_x", "box_y", "box_w", "box_h", "face_size", "height",
+           "width", "channels", "blur_var", "sha256", "phash"]
+
+
+@dataclass(frozen=True)
+class Photo:
+    cls: str
+    file: Path  # where to read it
+    source_path: str  # relative to the raw dir
+    stem: str  # unique within its class: face ids are `<cls>/<stem>_f<k>`
+
+
+def extract_faces(cfg: ExtractParams, raw_dir: Path, faces_dir: Path) -> Path:
+    """Build `faces_dir` (PNGs, manifest.csv, preview.png) from `raw_dir`'s ok photos."""
+    photos = list_photos(Path(raw_dir))
+    with atomic_dir(faces_dir) as tmp:
+        rows = process_photos(photos, cfg, tmp)
+        df = pd.DataFrame(rows, columns=COLUMNS)
+        ok = df[df["status"] == "ok"]
+        if ok.empty:
+            raise StageError(f"{raw_dir}: no face found in any of {len(photos)} photos")
+        _report(df, sorted({p.cls for p in photos}))
+        write_manifest(rows, tmp / "manifest.csv")
+        write_preview(ok, tmp, tmp / "preview.png", cfg.preview_per_class)
+    return Path(faces_dir)
+
+
+def list_photos(raw_dir: Path) -> list[Photo]:
+    """The raw manifest's `ok` rows, sorted by path, with a face-id stem unique per class."""
+    manifest = raw_dir / "manifest.csv"
+    try:
+        raw = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{manifest}: cannot read raw manifest ({exc})") from exc
+    missing = {"class", "path", "status"} - set(raw.columns)
+    if missing:
+        raise StageError(f"{manifest}: missing columns {sorted(missing)}")
+    ok = raw[raw["status"] == "ok"].sort_values(["class", "path"])
+    if len(ok) < len(raw):
+        log.info("%s: %d of %d items are not ok photos (see its status/reason); skipped",
+                 manifest, len(raw) - len(ok), len(raw))
+    return unique_stems([(c, raw_dir / p, p) for c, p in zip(ok["class"], ok["path"], strict=True)])
+
+
+def unique_stems(items: list[tuple[str, Path, str]]) -> list[Photo]:
+    """Photo records; a stem used twice in a class (a.jpg, a.png) gets its suffix appended."""
+    seen = Counter((cls, Path(rel).stem) for cls, _, rel in items)
+    return [Photo(cls, file, rel, Path(rel).stem if seen[cls, Path(rel).stem] == 1
+                  else Path(rel).name.replace(".", "_"))
+            for cls, file, rel in items]
+
+
+def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path) -> list[dict[str, Any]]:
+    """Manifest rows for `photos` (PNGs written under `out_dir/<class>/`), in input order."""
+    for cls in {p.cls for p in photos}:
+        (out_dir / cls).mkdir(parents=True, exist_ok=True)
+    jobs = [(p, out_dir) for p in photos]
+    bar = dict(total=len(photos), desc="extract_faces", unit="photo")
+    if cfg.n_jobs <= 1:
+        _init_worker(cfg)
+        results: Iterator[list[dict[str, Any]]] = map(_work, jobs)
+        return [r for rs in tqdm(results, **bar) for r in rs]
+    # TensorFlow (MTCNN) is not fork-safe; the Haar workers fork cheaply
+    ctx = multiprocessing.get_context("spawn" if cfg.detector == "mtcnn" else "fork")
+    chunk = max(1, min(16, len(jobs) // (cfg.n_jobs * 8)))
+    with ProcessPoolExecutor(cfg.n_jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(cfg,)) as pool:
+        return [r for rs in tqdm(pool.map(_work, jobs, chunksize=chunk), **bar) for r in rs]
+
+
+_worker: tuple[ExtractParams, Detector] | None = None
+
+
+def _init_worker(cfg: ExtractParams) -> None:
+    global _worker
+    cv2.setNumThreads(1)
+    _worker = (cfg, make_detector(cfg))
+
+
+def _work(job: tuple[Photo, Path]) -> list[dict[str, Any]]:
+    assert _worker is not None, "_init_worker not called"
+    cfg, detector = _worker
+    photo, out_dir = job
+    return photo_rows(photo, cfg, detector, out_dir)
+
+
+def photo_rows(photo: Photo, cfg: ExtractParams, detector: Detector,
+               out_dir: Path) -> list[dict[str, Any]]:
+    """One row per kept face (PNG written), or one row saying why the photo gave none."""
+    base = {"class": photo.cls, "source_path": photo.source_path, "detector": detector.name}
+    try:
+        data = photo.file.read_bytes()
+    except OSError as exc:
+        return [_failed(photo, base, "", "unreadable", f"cannot read file ({exc.strerror or exc})")]
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        rgb = decode_rgb(data)
+    except UnreadableImage as exc:
+        return [_failed(photo, base, sha, "unreadable", str(exc))]
+    try:
+        result = find_faces(rgb, cfg, detector)
+    except cv2.error as exc:
+        return [_failed(photo, base, sha, "error", f"detector failed ({exc.msg or exc})")]
+    if not result.crops:
+        if result.found:
+            return [_failed(photo, base, sha, "too_small",
+                            f"{result.found} face(s) detected, largest {result.largest}px "
+                            f"< min_face_size {cfg.min_face_size}px")]
+        return [_failed(photo, base, sha, "no_face", "no face detected")]
+    return [_face_row(photo, base, sha, k, face, out_dir) for k, face in enumerate(result.crops)]
+
+
+def _failed(photo: Photo, base: dict[str, Any], sha: str, status: str, reason: str) -> dict[str, Any]:
+    if status in ("unreadable", "error"):
+        log.warning("%s: %s (%s)", photo.file, status, reason)
+    return {**base, "face_id": f"{photo.cls}/{photo.stem}", "path": "", "source_sha256": sha,
+            "status": status, "reason": reason}
+
+
+def _face_row(photo: Photo, base: dict[str, Any], sha: str, k: int, face: FaceCrop,
+              out_dir: Path) -> dict[str, Any]:
+    face_id = f"{photo.cls}/{photo.stem}_f{k}"
+    img = Image.fromarray(face.image)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    png = buf.getvalue()
+    (out_dir / f"{face_id}.png").write_bytes(png)  # the whole dir is swapped in atomically
+    x, y, w, h = face.box
+    return {**base, "face_id": face_id, "path": f"{face_id}.png", "source_sha256": sha,
+            "status": "ok", "reason": "", "score": round(face.score, 4),
+            "box_x": x, "box_y": y, "box_w": w, "box_h": h, "face_size": face.face_size,
+            "height": face.image.shape[0], "width": face.image.shape[1],
+            "channels": 1 if face.image.ndim == 2 else face.image.shape[2],
+            "blur_var": round(face.blur_var, 3), "sha256": hashlib.sha256(png).hexdigest(),
+            "phash": str(imagehash.phash(img))}
+
+
+def write_manifest(rows: list[dict[str, Any]], path: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def _report(df: pd.DataFrame, classes: list[str]) -> None:
+    """Log counts per status, and warn about classes left without a face."""
+    log.info("extract_faces: %s", dict(Counter(df["status"])))
+    faces = Counter(df.loc[df["status"] == "ok", "class"])
+    for cls in classes:
+        if not faces[cls]:
+            log.warning("class %s: no face extracted from any of its photos", cls)
+    log.info("faces per class: %s", {c: faces[c] for c in classes})
+
