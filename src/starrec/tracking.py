@@ -1,0 +1,161 @@
+"""MLflow plumbing shared by train and evaluate: connect (fail fast when a server is down),
+the models/run.json hand-over so evaluate resumes the training run, flat params and tags
+that pin a run to its code (git) and data (dvc.lock)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import urllib3
+import yaml
+
+from starrec.config import DownloadParams, MlflowParams
+from starrec.io import write_json_atomic
+from starrec.stage import StageError
+
+log = logging.getLogger(__name__)
+
+LOCAL_FALLBACK_URI = "sqlite:///mlflow.db"
+RUN_JSON = "run.json"
+RUN_KEYS = ("run_id", "experiment_id", "tracking_uri", "registered_model", "model_version")
+DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecords", "augment")
+
+
+def tracking_uri(cfg: MlflowParams) -> str:
+    """MLFLOW_TRACKING_URI wins over params (so CI or a shared server needs no params edit)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+
+
+def probe(uri: str, timeout_s: float) -> str | None:
+    """None if the MLflow server at `uri` answers GET /health, else the reason it does not."""
+    try:
+        response = urllib3.request("GET", f"{uri.rstrip('/')}/health", retries=False,
+                                   timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s))
+    except urllib3.exceptions.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if response.status < 500 else f"/health answered HTTP {response.status}"
+
+
+def connect(cfg: MlflowParams) -> str:
+    """Point mlflow at the tracking store and experiment; returns the URI in use.
+
+    An http(s) server is probed first with a short timeout, and mlflow's own HTTP retries are
+    capped, so a down server fails the stage in seconds instead of hanging through minutes of
+    retries — or, with `log_locally_if_unreachable`, falls back to a local sqlite store.
+    """
+    uri = tracking_uri(cfg)
+    if uri.startswith(("http://", "https://")):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(int(cfg.connect_timeout_s), 1) * 6))
+        reason = probe(uri, cfg.connect_timeout_s)
+        if reason is not None:
+            if not cfg.log_locally_if_unreachable:
+                raise StageError(f"MLflow tracking server {uri} unreachable: {reason}")
+            log.warning("MLflow tracking server %s unreachable (%s); logging locally to %s",
+                        uri, reason, LOCAL_FALLBACK_URI)
+            uri = LOCAL_FALLBACK_URI
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(cfg.experiment)
+    except mlflow.exceptions.MlflowException as exc:
+        raise StageError(f"MLflow tracking store {uri}: cannot set experiment "
+                         f"{cfg.experiment!r} ({exc})") from exc
+    log.info("MLflow: tracking %s, experiment %s", uri, cfg.experiment)
+    return uri
+
+
+def write_run_json(models_dir: Path, **run: Any) -> Path:
+    """models/run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version}."""
+    missing = [k for k in RUN_KEYS if k not in run]
+    if missing:
+        raise ValueError(f"run.json needs {', '.join(missing)}")
+    path = Path(models_dir) / RUN_JSON
+    write_json_atomic(path, {k: run[k] for k in RUN_KEYS})
+    return path
+
+
+def read_run_json(models_dir: Path) -> dict[str, Any]:
+    """The training run, for `mlflow.start_run(run_id=...)`; StageError if missing or broken."""
+    path = Path(models_dir) / RUN_JSON
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{path}: cannot read the training run ({exc})") from exc
+    if not isinstance(run, dict) or not run.get("run_id"):
+        raise StageError(f"{path}: no run_id (the train stage writes it)")
+    return run
+
+
+def flatten_params(obj: Any, prefix: str = "") -> dict[str, str]:
+    """Nested dicts/lists → {"train.optimizer.name": "adam", ...} (MLflow params are flat)."""
+    if isinstance(obj, Mapping):
+        out: dict[str, str] = {}
+        for key, value in obj.items():
+            out.update(flatten_params(value, f"{prefix}{key}."))
+        return out
+    if isinstance(obj, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in obj):
+        out = {}
+        for i, value in enumerate(obj):
+            out.update(flatten_params(value, f"{prefix}{i}."))
+        return out
+    value = json.dumps(obj) if isinstance(obj, (list, tuple)) else str(obj)
+    return {prefix.rstrip("."): value[:6000]}
+
+
+def dataset_name(download: DownloadParams) -> str:
+    """A readable name for the data set, e.g. `lfw-subset (folder, >= 70 per class)`."""
+    source = {"folder": Path(download.folder.path).name or download.folder.path,
+              "lfw": "lfw", "urls": str(download.urls.dir)}[download.source]
+    parts = [download.source]
+    if download.classes:
+        parts.append(f"{len(download.classes)} classes")
+    if download.min_images_per_class:
+        parts.append(f">= {download.min_images_per_class} per class")
+    return f"{source} ({', '.join(parts)})"
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                              timeout=20, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES) -> dict[str, str]:
+    """{"dvc.<stage>.<out path>": md5} for the data stages' outputs recorded in dvc.lock."""
+    try:
+        lock = yaml.safe_load(Path(lock_file).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    hashes = {}
+    for stage in stages:
+        for out in (lock.get("stages", {}).get(stage) or {}).get("outs", []) or []:
+            if out.get("md5"):
+                hashes[f"dvc.{stage}.{out['path']}"] = out["md5"]
+    return hashes
+
+
+def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, str]:
+    """Tags tying a run to code and data: git commit + dirty flag, dvc.lock hashes of the
+    data stages, dataset name and record counts per split."""
+    repo = Path(repo)
+    tags = {"dataset.name": dataset,
+            **{f"dataset.size.{split}": str(n) for split, n in sizes.items()},
+            "dataset.size": str(sum(sizes.values()))}
+    commit = _git(repo, "rev-parse", "HEAD")
+    if commit:
+        tags["git.commit"] = commit
+        status = _git(repo, "status", "--porcelain", "--untracked-files=no")
+        tags["git.dirty"] = str(bool(status))
+    tags.update(dvc_lock_hashes(repo / "dvc.lock"))
+    return tags
