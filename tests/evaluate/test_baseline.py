@@ -25,7 +25,8 @@ def test_eigenfaces_beats_chance_on_real_faces(faces_dir) -> None:
     m = classification_metrics(y[test], scores.argmax(1), scores, names, top_k=2)
     chance = np.bincount(y[test]).max() / test.sum()  # majority-class rate
     assert m["accuracy"] > chance + 0.2, m["accuracy"]
-    assert model.best_estimator_.named_steps["pca"].n_components_ == 30
+    assert model.components == model.pipeline.named_steps["pca"].n_components_ == 30
+    assert set(model.best_params) == {"C", "gamma"} and 0 < model.cv_accuracy <= 1
 
 
 def test_class_scores_cover_classes_missing_from_train(faces_dir) -> None:

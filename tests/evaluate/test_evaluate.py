@@ -125,6 +125,10 @@ def test_missing_model_fails_cleanly(tfrecord_dir, trained, tmp_path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     (models / "run.json").write_text(json.dumps({"run_id": "abc"}))
+    with pytest.raises(StageError, match="history.csv: training history not found"):
+        evaluate_model(EvaluateParams(**FAST), MlflowParams(), tfrecord_dir, models,
+                       tmp_path / "reports")
+    (models / "history.csv").write_bytes((trained / "history.csv").read_bytes())
     with pytest.raises(StageError, match="model.keras: model not found"):
         evaluate_model(EvaluateParams(**FAST), MlflowParams(), tfrecord_dir, models,
                        tmp_path / "reports")

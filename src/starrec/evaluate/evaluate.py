@@ -88,8 +88,6 @@ def write_reports(out_dir: Path, history_csv: Path, images: np.ndarray, y_true: 
                        "most confident first")
     write_json_atomic(out_dir / "plots/confusion.json",
                       confusion_rows(y_true, y_pred, class_names))
-    if not history_csv.is_file():
-        raise StageError(f"{history_csv}: training history not found (run the train stage)")
     write_json_atomic(out_dir / "plots/learning_curve.json", learning_curve_rows(history_csv))
 
 
@@ -111,6 +109,9 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
     returns the metrics.json content: {"model": ..., "baseline": ..., "gate": ...}."""
     tfrecord_dir, models_dir, reports_dir = map(Path, (tfrecord_dir, models_dir, reports_dir))
     run = read_run(models_dir)
+    if not (models_dir / "history.csv").is_file():
+        raise StageError(f"{models_dir / 'history.csv'}: training history not found "
+                         "(run the train stage)")
     try:
         class_names = read_label_map(tfrecord_dir)
     except (OSError, ValueError, KeyError) as exc:
@@ -128,8 +129,7 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
     baseline_metrics = classification_metrics(y_test, scores.argmax(axis=1), scores,
                                               class_names, cfg.top_k)
     baseline_metrics.update(
-        cv_accuracy=float(baseline.best_score_),
-        pca_components=int(baseline.best_estimator_.named_steps["pca"].n_components_))
+        cv_accuracy=baseline.cv_accuracy, pca_components=baseline.components)
     log.info("eigenfaces baseline: accuracy %.4f, macro F1 %.4f",
              baseline_metrics["accuracy"], baseline_metrics["macro"]["f1"])
 
@@ -142,7 +142,7 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
         run_id = run["run_id"]
         try:
             report = _log_and_gate(client, run, cfg, mlflow_cfg.registered_model, model_metrics,
-                                   baseline_metrics, baseline.best_params_, staged)
+                                   baseline_metrics, baseline.best_params, staged)
         except MlflowException as exc:
             raise StageError(f"{models_dir / 'run.json'}: MLflow run {run_id}: {exc}") from exc
         for name in REPORT_FILES:
