@@ -30,6 +30,7 @@ from starrec.evaluate.plots import (
 )
 from starrec.io import write_json_atomic
 from starrec.stage import StageError
+from starrec.tracking import connect, read_run_json
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,6 @@ def predict_probs(model_path: Path, images: np.ndarray, n_classes: int, batch_si
     return probs
 
 
-def read_run(models_dir: Path) -> dict[str, Any]:
-    path = models_dir / "run.json"
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise StageError(f"{path}: cannot read the training run ({exc})") from exc
-    if not run.get("run_id"):
-        raise StageError(f"{path}: no run_id (the train stage writes it)")
-    return run
-
-
 REPORT_FILES = ("metrics.json", "confusion_matrix.png", "misclassified.png",
                 "plots/confusion.json", "plots/learning_curve.json")
 
@@ -93,8 +83,6 @@ def write_reports(out_dir: Path, history_csv: Path, images: np.ndarray, y_true: 
 
 def _client(mlflow_cfg: MlflowParams, run: dict[str, Any]) -> MlflowClient:
     """Connect as the train stage did; the run is resumed where train logged it."""
-    from starrec.tracking import connect
-
     uri = connect(mlflow_cfg)
     if run.get("tracking_uri") and run["tracking_uri"] != uri:
         log.warning("run %s was logged to %s, not %s; logging there", run["run_id"],
@@ -108,7 +96,7 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
     """Writes reports/{metrics.json, confusion_matrix.png, misclassified.png, plots/*.json};
     returns the metrics.json content: {"model": ..., "baseline": ..., "gate": ...}."""
     tfrecord_dir, models_dir, reports_dir = map(Path, (tfrecord_dir, models_dir, reports_dir))
-    run = read_run(models_dir)
+    run = read_run_json(models_dir)
     if not (models_dir / "history.csv").is_file():
         raise StageError(f"{models_dir / 'history.csv'}: training history not found "
                          "(run the train stage)")
