@@ -64,7 +64,9 @@ class MtcnnDetector:
         self.params = params
 
     def detect(self, rgb: np.ndarray, min_size: int) -> list[Detection]:
-        found = self.model.detect_faces(rgb, min_face_size=max(min_size, 12))
+        # `min_size` is not passed on: mtcnn 1.0 sizes its pyramid for the default 20 px
+        # only, and a larger min_face_size shrinks images below its 12 px net (no faces)
+        found = self.model.detect_faces(rgb)
         return [Detection(tuple(int(v) for v in f["box"]), float(f["confidence"]))
                 for f in found if f["confidence"] >= self.params.min_confidence]
 

@@ -144,7 +144,8 @@ def photo_rows(photo: Photo, cfg: ExtractParams, detector: Detector,
             return [_failed(photo, base, sha, "too_small",
                             f"{result.found} face(s) detected, largest {result.largest}px "
                             f"< min_face_size {cfg.min_face_size}px")]
-        return [_failed(photo, base, sha, "no_face", "no face detected")]
+        return [_failed(photo, base, sha, "no_face",
+                        f"no face of at least min_face_size {cfg.min_face_size}px detected")]
     return [_face_row(photo, base, sha, k, face, out_dir) for k, face in enumerate(result.crops)]
 
 
