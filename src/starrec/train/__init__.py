@@ -1,0 +1,1 @@
+"""The `train` stage: Keras models, LR schedules, devices, and the MLflow-tracked training run."""

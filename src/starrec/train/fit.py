@@ -1,0 +1,81 @@
+"""Compile and fit a model: optimiser, LR schedule, early stopping, class weights, resumable
+checkpoints and a one-line-per-epoch progress log (also sent to MLflow when a run is active)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import mlflow
+import pandas as pd
+
+from starrec.config import OptimizerParams, TrainParams
+from starrec.train.data import TrainData
+from starrec.train.report import read_epoch_log
+from starrec.train.schedules import lr_at
+
+log = logging.getLogger(__name__)
+EPOCH_LOG = "epochs.csv"
+
+
+def make_optimizer(cfg: OptimizerParams) -> keras.optimizers.Optimizer:
+    if cfg.name == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate)
+    if cfg.name == "momentum":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
+    if cfg.name == "rmsprop":
+        return keras.optimizers.RMSprop(cfg.learning_rate)
+    return keras.optimizers.Adam(cfg.learning_rate)
+
+
+def compile_model(model: keras.Model, cfg: TrainParams) -> None:
+    model.compile(optimizer=make_optimizer(cfg.optimizer),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Progress: one log line per epoch; metrics to the active MLflow run, step = epoch."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {("lr" if k == "learning_rate" else k): float(v) for k, v in (logs or {}).items()}
+        log.info("epoch %d/%d  %s  (%.1f s)", epoch + 1, self.epochs,
+                 "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+                 time.perf_counter() - self.start)
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics(metrics, step=epoch)
+
+
+def fit_model(model: keras.Model, cfg: TrainParams, data: TrainData, checkpoint_dir: Path
+              ) -> pd.DataFrame:
+    """Train (resuming from `checkpoint_dir` if a killed run left one there), restore the
+    best-val-loss weights, delete the checkpoints; returns the per-epoch history
+    (epoch, loss, accuracy, val_loss, val_accuracy, lr)."""
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if (checkpoint_dir / EPOCH_LOG).is_file():
+        log.info("%s: resuming an interrupted run", checkpoint_dir)
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(
+            lambda epoch, _lr: lr_at(cfg.schedule, cfg.optimizer.learning_rate, epoch, cfg.epochs)),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
+                                      restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(checkpoint_dir / EPOCH_LOG), append=True),
+        EpochLog(cfg.epochs),
+        keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
+    ]
+    model.fit(data.train, validation_data=data.val, epochs=cfg.epochs, verbose=0,
+              class_weight=data.class_weight, callbacks=callbacks)
+    history = read_epoch_log(checkpoint_dir / EPOCH_LOG)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return history
