@@ -1,0 +1,1 @@
+"""Face-embedding backbone pretrained on public identities (the `pretrain` stage)."""
