@@ -149,10 +149,13 @@ def _log_model(model: keras.Model, data: TrainData, models_dir: Path, name: str)
     mlflow.log_dict({"classes": data.classes}, "label_map.json")
     example = next(iter(data.val.take(1)))[0].numpy()[:2]
     signature = infer_signature(example, np.asarray(model.predict(example, verbose=0)))
-    model_info = mlflow.keras.log_model(model, name="model", signature=signature,
-                                        input_example=example,
-                                        pip_requirements=pip_requirements(),
-                                        registered_model_name=name)
-    version = int(model_info.registered_model_version)
+    # mlflow 3.17's keras log_model writes the input example before creating its model dir
+    # (FileNotFoundError), so save the flavour into a dir made here, then log and register it.
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.keras.save_model(model, tmp, signature=signature, input_example=example,
+                                pip_requirements=pip_requirements())
+        mlflow.log_artifacts(tmp, "model")
+    run_id = mlflow.active_run().info.run_id
+    version = int(mlflow.register_model(f"runs:/{run_id}/model", name).version)
     MlflowClient().set_registered_model_alias(name, CANDIDATE, str(version))
     return version

@@ -1,0 +1,111 @@
+"""Training on tiny real TFRecords: the loss falls; the stage's outputs and MLflow run."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from starrec.config import MlflowParams
+from starrec.dataset.tfrecords import list_shards, make_dataset
+from starrec.stage import StageError
+from starrec.train.data import load_data
+from starrec.train.devices import setup_devices
+from starrec.train.fit import compile_model, fit_model
+from starrec.train.models import build_model
+from starrec.train.train import train_and_log
+
+from .conftest import fast_params
+
+
+@pytest.fixture(autouse=True)
+def _restore_tracking(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    previous = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(previous)
+
+
+def test_two_epochs_lower_the_loss(tfrecord_dir, tmp_path) -> None:
+    cfg = fast_params(model="fcn", schedule={"name": "constant"}, dropout=0.0)
+    setup_devices(cfg)
+    data = load_data(cfg, tfrecord_dir, None)
+    assert data.input_shape == (32, 32, 1) and data.classes == sorted(data.classes)
+    model = build_model(cfg, data.input_shape, len(data.classes))
+    compile_model(model, cfg)
+    before = model.evaluate(data.train, verbose=0)[0]
+    history = fit_model(model, cfg, data, tmp_path / "ckpt")
+    after = model.evaluate(data.train, verbose=0)[0]
+    assert after < before
+    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+    assert history["epoch"].tolist() == [0, 1] and history["lr"].tolist() == pytest.approx([1e-3, 1e-3])
+    assert not (tmp_path / "ckpt").exists()  # checkpoints removed on success
+
+
+def test_class_weights_balance_the_train_classes(tfrecord_dir, augmented_dir) -> None:
+    data = load_data(fast_params(use_augmented=True), tfrecord_dir, augmented_dir)
+    assert data.sizes["train_aug"] == data.sizes["train"]  # one augmented copy each
+    counts = {0: 0, 1: 0, 2: 0}
+    for _, y in data.train:
+        for label in y.numpy():
+            counts[int(label)] += 1
+    assert sum(counts.values()) == data.sizes["train"] + data.sizes["train_aug"]
+    weighted = {c: counts[c] * data.class_weight[c] for c in counts}
+    assert np.ptp(list(weighted.values())) < 1e-6 * max(weighted.values())
+    assert load_data(fast_params(class_weights=False), tfrecord_dir, None).class_weight is None
+
+
+def test_missing_augmented_shards_is_a_clear_error(tfrecord_dir, tmp_path) -> None:
+    with pytest.raises(StageError, match="no augmented shards"):
+        load_data(fast_params(use_augmented=True), tfrecord_dir, tmp_path)
+
+
+def test_train_stage_outputs_and_mlflow_run(tfrecord_dir, augmented_dir, tmp_path,
+                                            monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    models = tmp_path / "models"
+    cfg = fast_params(model="star_cnn", use_augmented=True, online_augmentation=True)
+    info = train_and_log(cfg, MlflowParams(tracking_uri=uri, experiment="t",
+                                           registered_model="stars"),
+                         tfrecord_dir, augmented_dir, models,
+                         params={"train": cfg.model_dump(mode="json"), "x": {"y": 1}},
+                         dataset="tiny")
+
+    run_json = json.loads((models / "run.json").read_text())
+    assert run_json == info and set(info) == {"run_id", "experiment_id", "tracking_uri",
+                                              "registered_model", "model_version"}
+    assert info["tracking_uri"] == uri and info["model_version"] == 1
+    meta = json.loads((models / "model_meta.json").read_text())
+    assert meta["classes"] == json.loads((tfrecord_dir / "label_map.json").read_text())["classes"]
+    assert (meta["image_size"], meta["channels"]) == (32, 1)
+    history = pd.read_csv(models / "history.csv")
+    assert len(history) == 2 and history["lr"].notna().all()
+    assert (models / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (models / "checkpoints").exists()
+
+    client = MlflowClient(uri)
+    run = client.get_run(info["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.model"] == "star_cnn" and run.data.params["x.y"] == "1"
+    assert run.data.tags["dataset.name"] == "tiny"
+    assert int(run.data.tags["dataset.size.train_aug"]) > 0
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        assert len(client.get_metric_history(info["run_id"], key)) == 2, key
+    artifacts = {a.path for a in client.list_artifacts(info["run_id"])}
+    assert {"learning_curves.png", "model_summary.txt", "label_map.json"} <= artifacts
+
+    version = client.get_model_version_by_alias("stars", "candidate")
+    assert str(version.version) == "1" and version.run_id == info["run_id"]
+    x = next(iter(make_dataset(list_shards(tfrecord_dir, "test"), batch_size=64)))[0].numpy()
+    saved = keras.saving.load_model(models / "model.keras").predict(x, verbose=0)
+    mlflow.set_tracking_uri(uri)
+    logged = mlflow.keras.load_model("models:/stars@candidate").predict(x, verbose=0)
+    pyfunc = mlflow.pyfunc.load_model("models:/stars/1").predict(x)
+    np.testing.assert_allclose(logged, saved, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pyfunc), saved, atol=1e-6)
