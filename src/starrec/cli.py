@@ -53,5 +53,50 @@ def inspect(
     raise typer.Exit(run_inspect(path, out, schema))
 
 
+@app.command()
+def enroll(
+    name: str = typer.Argument(..., help="The star's name (a new class, or more photos of one)."),
+    photos: list[str] = typer.Argument(..., help="Photos or folders of photos of that star."),
+    model: str = typer.Option("models/backbone.keras", "--model", "-m",
+                              help="The pretrained backbone; the gallery is kept beside it."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (pretrain.gallery)."),
+) -> None:
+    """Add a star from a few photos (no retraining): face embeddings become its prototype."""
+    from starrec.config import load_config
+    from starrec.enroll.enroll import enroll as add
+
+    from starrec.enroll.gallery import EnrollError
+
+    try:
+        out = add(name, photos, model, load_config(params).pretrain.gallery)
+    except EnrollError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{name}: {out['added']} faces enrolled, {len(out['skipped'])} photos skipped; "
+               f"stars: {', '.join(out['classes'])}; unknown below cosine {out['threshold']:.3f}")
+
+
+@app.command()
+def unenroll(
+    name: str = typer.Argument(..., help="The enrolled star to remove."),
+    model: str = typer.Option("models/backbone.keras", "--model", "-m",
+                              help="The pretrained backbone the gallery is beside."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (pretrain.gallery)."),
+) -> None:
+    """Remove an enrolled star."""
+    from starrec.config import load_config
+    from starrec.enroll.enroll import unenroll as remove
+
+    from starrec.enroll.gallery import EnrollError
+
+    try:
+        out = remove(name, model, load_config(params).pretrain.gallery)
+    except EnrollError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{name}: {out['removed']} faces removed; stars left: "
+               f"{', '.join(out['classes']) or 'none'}")
+
+
 if __name__ == "__main__":
     app()

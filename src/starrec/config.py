@@ -275,6 +275,49 @@ class PredictParams(Section):
     max_image_pixels: int = 40_000_000
 
 
+# --- pretrain / enrol -----------------------------------------------------------------
+
+
+class PretrainAugment(Section):
+    """Online augmentation while pretraining (Keras preprocessing layers, train batches only)."""
+
+    flip: bool = True
+    rotation_deg: float = 10.0
+    zoom: float = 0.1
+    translation: float = 0.08
+    contrast: float = 0.3
+    brightness: float = 0.2
+
+
+class GalleryParams(Section):
+    """Few-shot enrolment: class prototypes (mean embeddings) beside the backbone."""
+
+    unknown_accept: float = 0.05  # threshold: at most this share of unknown people's faces named
+    max_impostors: int = 2000  # held-out public faces kept for calibrating that threshold
+
+
+class PretrainParams(Section):
+    """Face-embedding backbone trained on a public identity set (`datasets.public_faces`) with
+    an additive-angular-margin (ArcFace) head; the star set's people are excluded by name."""
+
+    data: Path = Path("data/public/tfrecords")  # the public set's write_tfrecords output
+    embedding_dim: int = 128
+    widths: list[int] = [16, 32, 64, 128]  # conv blocks (two 3x3 convs + pool each)
+    dropout: float = 0.2
+    l2: float = 5e-4
+    arc_scale: float = 20.0  # ArcFace s
+    arc_margin: float = 0.2  # ArcFace m (radians)
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 3e-3  # Adam, cosine decay to 0
+    augment: PretrainAugment = PretrainAugment()
+    holdout_people: float = 0.2  # share of identities held out for verification
+    pairs: int = 1000  # same-person and different-person pairs each, from held-out people
+    seed: int = 42
+    registered_model: str = "starrec-backbone"
+    gallery: GalleryParams = GalleryParams()
+
+
 class Config(Section):
     paths: Paths = Paths()
     download: DownloadParams = DownloadParams()
@@ -287,6 +330,7 @@ class Config(Section):
     mlflow: MlflowParams = MlflowParams()
     evaluate: EvaluateParams = EvaluateParams()
     predict: PredictParams = PredictParams()
+    pretrain: PretrainParams = PretrainParams()
     # Named data sets run through the same stages with these overrides (e.g. `public_faces`
     # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
     datasets: dict[str, dict[str, Any]] = {}

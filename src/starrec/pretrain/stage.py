@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from starrec.config import ExtractParams, MlflowParams, PretrainParams
-from starrec.dataset.tfrecords import SPLITS, list_shards, make_dataset, read_label_map
+from starrec.dataset.tfrecords import (SPLITS, list_shards, make_dataset, read_label_map,
+                                       read_schema)
 from starrec.enroll.gallery import IMPOSTORS_NPZ, META_JSON
 from starrec.io import atomic_path, write_json_atomic
 from starrec.pretrain.backbone import embed
@@ -38,12 +39,11 @@ def load_faces(tfrecord_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     split for pretraining is by person, so the stratified photo split is pooled)."""
     classes = read_label_map(tfrecord_dir)
     images, labels = [], []
+    counts = read_schema(tfrecord_dir)["splits"]
     for split in SPLITS:
-        try:
-            files = list_shards(tfrecord_dir, split)
-        except FileNotFoundError:
+        if not counts.get(split, {}).get("records"):
             continue
-        for x, y in make_dataset(files, batch_size=512, cache=False):
+        for x, y in make_dataset(list_shards(tfrecord_dir, split), batch_size=512, cache=False):
             images.append(x.numpy())
             labels.append(y.numpy())
     if not images:

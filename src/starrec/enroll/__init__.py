@@ -1,0 +1,1 @@
+"""Few-shot enrolment: stars added from a few photos as embedding prototypes, no retraining."""
