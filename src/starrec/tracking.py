@@ -54,7 +54,8 @@ def connect(cfg: MlflowParams) -> str:
     if uri.startswith(("http://", "https://")):
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(int(cfg.connect_timeout_s), 1) * 6))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT",
+                              str(max(int(cfg.connect_timeout_s), 1) * 6))
         reason = probe(uri, cfg.connect_timeout_s)
         if reason is not None:
             if not cfg.log_locally_if_unreachable:

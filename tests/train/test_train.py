@@ -43,7 +43,8 @@ def test_two_epochs_lower_the_loss(tfrecord_dir, tmp_path) -> None:
     after = model.evaluate(data.train, verbose=0)[0]
     assert after < before
     assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
-    assert history["epoch"].tolist() == [0, 1] and history["lr"].tolist() == pytest.approx([1e-3, 1e-3])
+    assert history["epoch"].tolist() == [0, 1]
+    assert history["lr"].tolist() == pytest.approx([1e-3, 1e-3])
     assert not (tmp_path / "ckpt").exists()  # checkpoints removed on success
 
 

@@ -97,7 +97,8 @@ def train_and_log(cfg: TrainParams, mlflow_cfg: MlflowParams, tfrecord_dir: Path
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / RUN_ID_FILE).write_text(run.info.run_id)
         if run_id is None:
-            mlflow.log_params(flatten_params(dict(params or {"train": cfg.model_dump(mode="json")})))
+            logged = params or {"train": cfg.model_dump(mode="json")}
+            mlflow.log_params(flatten_params(dict(logged)))
             mlflow.set_tags(run_tags(repo_dir, dataset, data.sizes))
         start = time.perf_counter()
         history = fit_model(model, cfg, data, checkpoints)
