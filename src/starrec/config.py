@@ -93,10 +93,10 @@ class DownloadParams(Section):
 
 
 class HaarParams(Section):
-    cascade: str = "haarcascade_frontalface_default.xml"
+    cascade: str = "haarcascade_frontalface_alt2.xml"  # a file in cv2.data.haarcascades
     scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_size: int = 24  # in detection-image pixels
+    min_neighbors: int = 3
+    min_size: int = 24  # in detection-image pixels (min_face_size, scaled, may raise it)
 
 
 class MtcnnParams(Section):
