@@ -181,7 +181,7 @@ class AugmentParams(Section):
 
 class OptimizerParams(Section):
     name: Literal["sgd", "momentum", "adam", "rmsprop"] = "adam"
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-4
     momentum: float = 0.9
 
 
@@ -203,7 +203,7 @@ class TransferParams(Section):
 
 class TrainParams(Section):
     model: Literal["fcn", "star_cnn", "transfer"] = "star_cnn"
-    epochs: int = 40
+    epochs: int = 20
     batch_size: int = 32
     optimizer: OptimizerParams = OptimizerParams()
     schedule: ScheduleParams = ScheduleParams()
