@@ -245,6 +245,8 @@ class EvaluateParams(Section):
     baseline_gamma: list[float | Literal["scale"]] = ["scale", 0.003, 0.001]
     seed: int = 42
     misclassified_max: int = 36  # faces shown in reports/misclassified.png
+    compare_pretrained: bool = True  # also score the pretrain backbone: transfer + prototypes
+    few_shot: int = 5  # train photos per class for the few-shot prototype score
     gate: GateParams = GateParams()
 
 

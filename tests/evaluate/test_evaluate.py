@@ -136,3 +136,36 @@ def test_missing_model_fails_cleanly(tfrecord_dir, trained, tmp_path) -> None:
     with pytest.raises(StageError, match="label_map.json: cannot read"):
         evaluate_model(EvaluateParams(**FAST), MlflowParams(), tmp_path, models,
                        tmp_path / "reports")
+
+
+def test_pretrained_backbone_reported_beside_the_cnn(tfrecord_dir, trained, tmp_path) -> None:
+    from starrec.config import PretrainParams
+    from starrec.pretrain.backbone import build_backbone
+    from starrec.pretrain.compare import pretrained_scores
+
+    keras.utils.set_random_seed(0)
+    backbone = tmp_path / "backbone.keras"
+    build_backbone((32, 32, 1), PretrainParams(widths=[8, 16], embedding_dim=16)).save(backbone)
+    client, run_id, _, mcfg = _tracked_run(trained, tmp_path)
+    cfg = EvaluateParams(**FAST, few_shot=2)
+    with pytest.raises(StageError, match="nope.keras: backbone not found"):
+        evaluate_model(cfg, mcfg, tfrecord_dir, trained, tmp_path / "r0", tmp_path / "nope.keras")
+    report = evaluate_model(cfg, mcfg, tfrecord_dir, trained, tmp_path / "r", backbone)
+
+    assert set(report["pretrained"]) == {"transfer", "prototype", "prototype_2shot"}
+    x, y = zip(*[(a.numpy(), b.numpy()) for split in ("train", "test") for a, b in make_dataset(
+        list_shards(tfrecord_dir, split), batch_size=64)])
+    n_train = len(list(make_dataset(list_shards(tfrecord_dir, "train"), batch_size=64)))
+    x_train, y_train = np.concatenate(x[:n_train]), np.concatenate(y[:n_train])
+    x_test, y_test = np.concatenate(x[n_train:]), np.concatenate(y[n_train:])
+    scores = pretrained_scores(backbone, x_train, y_train, x_test, shots=2, seed=cfg.seed)
+    for method, s in scores.items():
+        got = report["pretrained"][method]
+        assert got["n_samples"] == len(y_test)
+        assert got["accuracy"] == pytest.approx((s.argmax(1) == y_test).mean())
+    metrics = client.get_run(run_id).data.metrics
+    assert metrics["pretrained_prototype_2shot_accuracy"] == pytest.approx(
+        report["pretrained"]["prototype_2shot"]["accuracy"])
+    assert json.loads((tmp_path / "r/metrics.json").read_text())["pretrained"] == json.loads(
+        json.dumps(report["pretrained"]))
+    mlflow.set_tracking_uri(None)

@@ -34,6 +34,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 def make_repo(dest: Path, params_update: dict) -> Path:
     """Copy dvc.yaml, params.yaml (deep-updated), pipelines/ and src/ into a fresh git+DVC repo."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(REPO_ROOT / name, dest / name)
     shutil.copytree(REPO_ROOT / "pipelines", dest / "pipelines")

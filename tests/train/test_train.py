@@ -32,7 +32,8 @@ def _restore_tracking(monkeypatch):
 
 
 def test_two_epochs_lower_the_loss(tfrecord_dir, tmp_path) -> None:
-    cfg = fast_params(model="fcn", schedule={"name": "constant"}, dropout=0.0)
+    cfg = fast_params(model="fcn", schedule={"name": "constant"}, dropout=0.0,
+                      optimizer={"name": "adam", "learning_rate": 1e-3})
     setup_devices(cfg)
     data = load_data(cfg, tfrecord_dir, None)
     assert data.input_shape == (32, 32, 1) and data.classes == sorted(data.classes)

@@ -91,10 +91,32 @@ def _client(mlflow_cfg: MlflowParams, run: dict[str, Any]) -> MlflowClient:
     return MlflowClient(uri)
 
 
+def pretrained_metrics(backbone_path: Path, x_train: np.ndarray, y_train: np.ndarray,
+                       x_test: np.ndarray, y_test: np.ndarray, class_names: list[str],
+                       cfg: EvaluateParams) -> dict[str, dict[str, Any]]:
+    """Test metrics of the pretrained backbone used three ways (logistic head, prototypes of
+    all train photos, prototypes of `few_shot` photos per class), on the CNN's split."""
+    from starrec.pretrain.compare import pretrained_scores
+
+    if not backbone_path.is_file():
+        raise StageError(f"{backbone_path}: backbone not found (run the pretrain stage, or set "
+                         "evaluate.compare_pretrained: false)")
+    scores = pretrained_scores(backbone_path, x_train, y_train, x_test, cfg.few_shot, cfg.seed)
+    metrics = {}
+    for method, s in scores.items():
+        metrics[method] = classification_metrics(y_test, s.argmax(axis=1), s, class_names,
+                                                 cfg.top_k)
+        log.info("pretrained %s: accuracy %.4f, macro F1 %.4f", method,
+                 metrics[method]["accuracy"], metrics[method]["macro"]["f1"])
+    return metrics
+
+
 def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: Path,
-                   models_dir: Path, reports_dir: Path) -> dict[str, Any]:
+                   models_dir: Path, reports_dir: Path, backbone_path: Path | None = None
+                   ) -> dict[str, Any]:
     """Writes reports/{metrics.json, confusion_matrix.png, misclassified.png, plots/*.json};
-    returns the metrics.json content: {"model": ..., "baseline": ..., "gate": ...}."""
+    returns the metrics.json content: {"model", "baseline", ["pretrained",] "gate"}.
+    With `backbone_path`, the pretrained backbone's scores are reported beside the CNN's."""
     tfrecord_dir, models_dir, reports_dir = map(Path, (tfrecord_dir, models_dir, reports_dir))
     run = read_run_json(models_dir)
     if not (models_dir / "history.csv").is_file():
@@ -120,6 +142,10 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
         cv_accuracy=baseline.cv_accuracy, pca_components=baseline.components)
     log.info("eigenfaces baseline: accuracy %.4f, macro F1 %.4f",
              baseline_metrics["accuracy"], baseline_metrics["macro"]["f1"])
+    extra = {}
+    if backbone_path is not None:
+        extra["pretrained"] = pretrained_metrics(Path(backbone_path), x_train, y_train, x_test,
+                                                 y_test, class_names, cfg)
 
     reports_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".evaluate.", dir=reports_dir) as tmp:
@@ -130,7 +156,7 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
         run_id = run["run_id"]
         try:
             report = _log_and_gate(client, run, cfg, mlflow_cfg.registered_model, model_metrics,
-                                   baseline_metrics, baseline.best_params, staged)
+                                   baseline_metrics, baseline.best_params, staged, extra)
         except MlflowException as exc:
             raise StageError(f"{models_dir / 'run.json'}: MLflow run {run_id}: {exc}") from exc
         for name in REPORT_FILES:
@@ -142,11 +168,12 @@ def evaluate_model(cfg: EvaluateParams, mlflow_cfg: MlflowParams, tfrecord_dir: 
 
 def _log_and_gate(client: MlflowClient, run: dict[str, Any], cfg: EvaluateParams,
                   default_model_name: str, model_metrics: dict[str, Any],
-                  baseline_metrics: dict[str, Any], best_params: dict[str, Any], staged: Path
-                  ) -> dict[str, Any]:
+                  baseline_metrics: dict[str, Any], best_params: dict[str, Any], staged: Path,
+                  extra: dict[str, Any]) -> dict[str, Any]:
     """Log metrics to the training run, apply the gate, write and log metrics.json + plots."""
     run_id = run["run_id"]
-    numbers = {**flatten(model_metrics, "test_"), **flatten(baseline_metrics, "baseline_")}
+    numbers = {**flatten(model_metrics, "test_"), **flatten(baseline_metrics, "baseline_"),
+               **flatten(extra)}
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in numbers.items()])
     client.set_tag(run_id, "baseline.best_params", json.dumps(best_params))
@@ -155,7 +182,7 @@ def _log_and_gate(client: MlflowClient, run: dict[str, Any], cfg: EvaluateParams
                       None if version is None else str(version), run_id,
                       flatten(model_metrics)[cfg.gate.metric],
                       flatten(baseline_metrics)[cfg.gate.metric])
-    report = {"model": model_metrics, "baseline": baseline_metrics, "gate": gate}
+    report = {"model": model_metrics, "baseline": baseline_metrics, **extra, "gate": gate}
     write_json_atomic(staged / "metrics.json", report)
     for name in REPORT_FILES:
         client.log_artifact(run_id, str(staged / name), Path("evaluate", name).parent.as_posix())
