@@ -12,6 +12,7 @@ from starrec.config import GalleryParams
 from starrec.enroll.classifier import PrototypeClassifier, load_prototype_predictor
 from starrec.enroll.enroll import enroll, unenroll
 from starrec.enroll.gallery import EnrollError
+from starrec.predict.model_io import ModelLoadError, load_predictor
 from starrec.predict.classifier import UNKNOWN, Classifier
 from starrec.predict.recognize import decode_image
 
@@ -41,6 +42,10 @@ def test_enroll_predict_remove_round_trip(backbone_path, shared_datasets, tmp_pa
     clf = PrototypeClassifier.load(backbone_path)
     assert isinstance(clf, Classifier) and clf.classes == sorted([a, b])
     predictor = load_prototype_predictor(backbone_path)
+    # `starrec predict --model models/backbone.keras` loads the same prototype predictor
+    from_cli = load_predictor(str(backbone_path))
+    assert isinstance(from_cli.classifier, PrototypeClassifier)
+    assert from_cli.classifier.classes == clf.classes
     named = {}
     for person in (a, b):  # the enrolment photos sit nearest their own star's prototype
         for photo in photos(shared_datasets, person, 40, 45):
@@ -57,6 +62,8 @@ def test_enroll_predict_remove_round_trip(backbone_path, shared_datasets, tmp_pa
     assert not backbone_path.with_name("gallery.json").exists()
     with pytest.raises(EnrollError, match="no stars enrolled"):
         PrototypeClassifier.load(backbone_path)
+    with pytest.raises(ModelLoadError, match="no stars enrolled"):
+        load_predictor(str(backbone_path))
 
 
 def test_enroll_without_any_face_is_a_clear_error(backbone_path, tmp_path):

@@ -14,6 +14,7 @@ import numpy as np
 from starrec.config import ExtractParams
 from starrec.predict.classifier import OpenSetRule
 from starrec.predict.recognize import Predictor
+from starrec.train.models import BACKBONE_FILE
 
 log = logging.getLogger(__name__)
 META_NAME = "model_meta.json"
@@ -75,7 +76,16 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 
 
 def load_local(model_path: str | Path, top_k: int = 3, batch_size: int = 64) -> Predictor:
-    """A .keras file + model_meta.json (+ open_set.json; without it no face is `unknown`)."""
+    """A .keras file + model_meta.json (+ open_set.json; without it no face is `unknown`);
+    or the pretrain backbone + its `starrec enroll` gallery (nearest prototype)."""
+    if Path(model_path).name == BACKBONE_FILE:
+        from starrec.enroll.classifier import load_prototype_predictor
+        from starrec.enroll.gallery import EnrollError
+
+        try:
+            return load_prototype_predictor(model_path, top_k)
+        except (EnrollError, OSError, ValueError) as exc:
+            raise ModelLoadError(str(exc)) from exc
     classifier = KerasClassifier.from_files(model_path, batch_size=batch_size)
     rule_path = Path(model_path).with_name(OPEN_SET_NAME)
     if rule_path.is_file():
