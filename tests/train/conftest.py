@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
 from starrec.config import AugmentParams, TfrecordsParams, TrainParams
+
+
+@pytest.fixture(autouse=True)
+def _restore_tracking(monkeypatch):
+    """Tests point MLflow at their own sqlite store; put the global URI back afterwards."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    previous = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(previous)
 
 
 def fast_params(**over) -> TrainParams:

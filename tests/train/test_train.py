@@ -23,14 +23,6 @@ from starrec.train.train import train_and_log
 from .conftest import fast_params
 
 
-@pytest.fixture(autouse=True)
-def _restore_tracking(monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    previous = mlflow.get_tracking_uri()
-    yield
-    mlflow.set_tracking_uri(previous)
-
-
 def test_two_epochs_lower_the_loss(tfrecord_dir, tmp_path) -> None:
     cfg = fast_params(model="fcn", schedule={"name": "constant"}, dropout=0.0,
                       optimizer={"name": "adam", "learning_rate": 1e-3})

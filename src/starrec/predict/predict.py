@@ -7,7 +7,6 @@ cannot be read gets one row saying so) and `predictions.json` (the same, per fil
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
