@@ -261,6 +261,7 @@ class UnknownPeopleParams(Section):
     path: str = "../shared/datasets/lfw-subset"
     max_per_person: int = 10
     seed: int = 42
+    calibration_share: float = Field(0.5, ge=0.0, lt=1.0)  # people used to set the threshold
 
 
 class PredictParams(Section):

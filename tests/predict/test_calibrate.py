@@ -62,8 +62,13 @@ def test_calibrate_stage(stage_tree) -> None:
     assert rule["score"] == "max_prob" and rule["val"]["precision"] >= 0.9
     saved = json.loads((cfg.paths.reports / "open_set.json").read_text())
     assert saved["threshold"] == rule["threshold"] == report["threshold"]
-    assert saved["unknown_people"] == {"path": cfg.predict.unknown.path, "n_people": 4,
-                                       "n_faces": 32}
+    who = saved["unknown_people"]
+    assert (who["path"], who["n_people"], who["n_faces"]) == (cfg.predict.unknown.path, 4, 32)
+    # half the held-out people set the threshold, the other half only judge it
+    assert len(who["calibration_people"]) == len(who["report_people"]) == 2
+    assert not set(who["calibration_people"]) & set(who["report_people"])
+    assert rule["val"]["n_unknown_faces"] == 16 and saved["test"]["n_unknown"] == 16
+    assert rule["val"]["unknown_rejected"] > 0
     at = saved["test"]["at_threshold"]
     assert at["unknown_rejected"] > at["known_rejected"]
     assert (cfg.paths.reports / "open_set.png").read_bytes()[:4] == b"\x89PNG"

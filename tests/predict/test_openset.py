@@ -32,6 +32,20 @@ def test_calibrate_picks_lowest_threshold_reaching_target() -> None:
     assert strict.rule.threshold == pytest.approx(0.7) and strict.precision == 1.0
 
 
+def test_calibrate_counts_named_unknown_faces_as_wrong() -> None:
+    # every known face is right, so known faces alone accept everything ...
+    probs = np.array([[0.95, 0.05], [0.9, 0.1], [0.3, 0.7], [0.4, 0.6]])
+    labels = np.array([0, 0, 1, 1])
+    assert calibrate(probs, labels, "max_prob", 0.9).rule.threshold == pytest.approx(0.6)
+    # ... but unknown faces scoring 0.65 and 0.8 must fall under the threshold to reach 0.8
+    unknown = np.array([[0.65, 0.35], [0.2, 0.8], [0.55, 0.45]])
+    cal = calibrate(probs, labels, "max_prob", 0.8, unknown)
+    # >= 0.7: 3 known + 1 unknown named (0.75); >= 0.9: 2 known named (1.0)
+    assert cal.rule.threshold == pytest.approx(0.9)
+    assert cal.precision == 1.0 and cal.coverage == pytest.approx(0.5)
+    assert cal.n == 4 and cal.n_unknown == 3 and cal.unknown_rejected == 1.0
+
+
 def test_calibrate_unreachable_target_uses_best_precision() -> None:
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
     labels = np.array([1, 0, 0])  # the most confident face is wrong

@@ -45,33 +45,50 @@ def split_probs(classifier: Classifier, tfrecords: Path, split: str,
     return np.concatenate(probs), np.concatenate(labels).astype(np.int64)
 
 
+def calibration_people(people: list[str], share: float, seed: int) -> set[str]:
+    """A seeded `share` of the held-out people (at least one, and one left for the report)."""
+    names = sorted(set(people))
+    if share <= 0 or len(names) < 2:
+        return set()
+    n = min(max(1, round(share * len(names))), len(names) - 1)
+    return {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:n]}
+
+
 def run_calibrate(cfg: Config) -> dict[str, Any]:
-    """Calibrate on val, report on test + held-out people, log and register the pyfunc."""
+    """Calibrate on val + some held-out people, report on test + the other held-out people,
+    log and register the pyfunc."""
     p, models, reports = cfg.predict, cfg.paths.models, cfg.paths.reports
     try:
         classifier = KerasClassifier.from_files(models / "model.keras", batch_size=p.batch_size)
     except ModelLoadError as exc:
         raise StageError(str(exc)) from exc
-    val = split_probs(classifier, cfg.paths.tfrecords, "val", p.batch_size)
-    cal = calibrate(*val, p.score, p.target_precision)
-    write_json_atomic(models / OPEN_SET_NAME, cal.to_json())
-    log.info("open set: %s >= %.4f keeps %.1f%% of val faces at precision %.3f (target %.2f)",
-             p.score, cal.rule.threshold, 100 * cal.coverage, cal.precision, p.target_precision)
-
-    test = split_probs(classifier, cfg.paths.tfrecords, "test", p.batch_size)
     images, people = unknown_faces(p.unknown, classifier)
     unknown = (classifier.predict_proba(images) if len(images)
                else np.empty((0, len(classifier.classes))))
-    report = {**cal.to_json(), "test": tradeoff(*test, unknown, cal.rule),
+    calib = calibration_people(people, p.unknown.calibration_share, p.unknown.seed)
+    in_calib = np.array([person in calib for person in people], bool)
+
+    val = split_probs(classifier, cfg.paths.tfrecords, "val", p.batch_size)
+    cal = calibrate(*val, p.score, p.target_precision, unknown[in_calib])
+    write_json_atomic(models / OPEN_SET_NAME, cal.to_json())
+    log.info("open set: %s >= %.4f keeps %.1f%% of val faces and rejects %.1f%% of %d faces "
+             "of %d calibration people, precision %.3f (target %.2f)", p.score,
+             cal.rule.threshold, 100 * cal.coverage, 100 * cal.unknown_rejected,
+             cal.n_unknown, len(calib), cal.precision, p.target_precision)
+
+    test = split_probs(classifier, cfg.paths.tfrecords, "test", p.batch_size)
+    report_people = sorted(set(people) - calib)
+    report = {**cal.to_json(), "test": tradeoff(*test, unknown[~in_calib], cal.rule),
               "unknown_people": {"path": p.unknown.path, "n_people": len(set(people)),
-                                 "n_faces": len(people)}}
+                                 "n_faces": len(people), "calibration_people": sorted(calib),
+                                 "report_people": report_people}}
     write_json_atomic(reports / "open_set.json", report)
-    plot_tradeoff(*test, unknown, cal.rule, reports / "open_set.png")
+    plot_tradeoff(*test, unknown[~in_calib], cal.rule, reports / "open_set.png")
     at = report["test"]["at_threshold"]
     log.info("test: known accuracy %.3f (closed set %.3f), known rejected %.3f, unknown "
-             "rejected %.3f over %d faces of %d held-out people", at["known_accuracy"],
+             "rejected %.3f over %d faces of %d other held-out people", at["known_accuracy"],
              report["test"]["closed_set_accuracy"], at["known_rejected"],
-             at["unknown_rejected"], len(people), len(set(people)))
+             at["unknown_rejected"], int((~in_calib).sum()), len(report_people))
     register(cfg, report)
     return report
 

@@ -1,10 +1,12 @@
 """Open-set calibration: pick the "unknown" threshold on val, then measure the trade-off.
 
 A closed-set softmax always names one of the known stars; thresholding a confidence score
-turns low-confidence faces into `unknown`. The threshold is the lowest one whose val
-precision (share of named faces that are named right) reaches the target, i.e. the one
-that keeps the most known faces at that precision. It is then judged on the test split
-and on faces of held-out people: known accuracy (a rejected known face counts as wrong)
+turns low-confidence faces into `unknown`. The threshold is the lowest one whose precision
+(share of named faces that are named right) reaches the target on the val split plus faces
+of calibration people the model never saw (named at all = wrong), i.e. the one that keeps
+the most known faces at that precision. Without unknown faces val precision is often above
+the target already and nothing would be rejected. It is then judged on the test split and
+on faces of other held-out people: known accuracy (a rejected known face counts as wrong)
 against the share of unknown faces rejected.
 """
 
@@ -31,23 +33,33 @@ class Calibration:
     coverage: float  # share of val faces kept (named)
     reached: bool  # False: target unreachable, threshold gives the best precision seen
     n: int
+    n_unknown: int = 0
+    unknown_rejected: float = float("nan")  # share of calibration unknowns under threshold
 
     def to_json(self) -> dict[str, Any]:
         return {"score": self.rule.score, "threshold": self.rule.threshold,
                 "target_precision": self.rule.target_precision,
                 "val": {"precision": self.precision, "coverage": self.coverage,
-                        "target_reached": self.reached, "n_faces": self.n}}
+                        "target_reached": self.reached, "n_faces": self.n,
+                        "n_unknown_faces": self.n_unknown,
+                        "unknown_rejected": self.unknown_rejected}}
 
 
 def calibrate(probs: np.ndarray, labels: np.ndarray, score: ScoreName,
-              target_precision: float) -> Calibration:
-    """Lowest threshold on `score` whose precision on (probs, labels) is >= the target."""
+              target_precision: float, unknown_probs: np.ndarray | None = None) -> Calibration:
+    """Lowest threshold on `score` whose precision is >= the target, over the known faces
+    (probs, labels) and `unknown_probs` (faces of people not trained on: named = wrong)."""
+    n_unknown = 0 if unknown_probs is None else len(unknown_probs)
     scores = open_set_score(probs, score)
     correct = probs.argmax(axis=1) == labels
+    if n_unknown:
+        scores = np.r_[scores, open_set_score(unknown_probs, score)]
+        correct = np.r_[correct, np.zeros(n_unknown, bool)]
     if correct.all() or not correct.any():
         # one-class curves are undefined; accept everything / keep the best-scored face only
         thr = float(scores.min() if correct.all() else scores.max())
-        return _calibration(score, thr, target_precision, scores, correct, correct.all())
+        return _calibration(score, thr, target_precision, scores, correct, correct.all(),
+                            n_unknown)
     precision, _, thresholds = precision_recall_curve(correct, scores)
     precision = precision[:-1]  # the last point (recall 0) has no threshold
     ok = np.flatnonzero(precision >= target_precision)
@@ -56,15 +68,19 @@ def calibrate(probs: np.ndarray, labels: np.ndarray, score: ScoreName,
     if not reached:
         log.warning("open set: val precision never reaches %.3f with %s (best %.3f); using "
                     "the best threshold", target_precision, score, precision[idx])
-    return _calibration(score, float(thresholds[idx]), target_precision, scores, correct, reached)
+    return _calibration(score, float(thresholds[idx]), target_precision, scores, correct,
+                        reached, n_unknown)
 
 
 def _calibration(score: ScoreName, thr: float, target: float, scores: np.ndarray,
-                 correct: np.ndarray, reached: bool) -> Calibration:
+                 correct: np.ndarray, reached: bool, n_unknown: int) -> Calibration:
+    """Coverage is over the known faces (the first len - n_unknown scores)."""
     kept = scores >= thr
+    n_known = len(scores) - n_unknown
     precision = float(correct[kept].mean()) if kept.any() else 1.0
-    return Calibration(OpenSetRule(score, thr, target), precision, float(kept.mean()),
-                       bool(reached), int(len(scores)))
+    rejected = float((~kept[n_known:]).mean()) if n_unknown else float("nan")
+    return Calibration(OpenSetRule(score, thr, target), precision, float(kept[:n_known].mean()),
+                       bool(reached), int(n_known), int(n_unknown), rejected)
 
 
 def tradeoff(known_probs: np.ndarray, known_labels: np.ndarray, unknown_probs: np.ndarray,
@@ -128,7 +144,8 @@ def plot_tradeoff(known_probs: np.ndarray, known_labels: np.ndarray,
     chosen = _point(open_set_score(known_probs, rule.score), correct,
                     open_set_score(unknown_probs, rule.score), rule.threshold)
     ax.plot(chosen["unknown_rejected"], chosen["known_accuracy"], "ko",
-            label=f"{rule.score} ≥ {rule.threshold:.3f} (val precision ≥ {rule.target_precision})")
+            label=f"{rule.score} ≥ {rule.threshold:.3f} (calibrated precision ≥ "
+                  f"{rule.target_precision})")
     ax.set(xlabel="unknown faces rejected", ylabel="known faces named right",
            xlim=(0, 1.02), ylim=(0, 1.02),
            title=f"Open set: {len(known_probs)} known (test), {len(unknown_probs)} unknown faces")
