@@ -262,6 +262,7 @@ class UnknownPeopleParams(Section):
     max_per_person: int = 10
     seed: int = 42
     calibration_share: float = Field(0.5, ge=0.0, lt=1.0)  # people used to set the threshold
+    prior: float = Field(0.2, gt=0.0, lt=1.0)  # expected share of faces seen that are unknown
 
 
 class PredictParams(Section):

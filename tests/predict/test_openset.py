@@ -39,11 +39,17 @@ def test_calibrate_counts_named_unknown_faces_as_wrong() -> None:
     assert calibrate(probs, labels, "max_prob", 0.9).rule.threshold == pytest.approx(0.6)
     # ... but unknown faces scoring 0.65 and 0.8 must fall under the threshold to reach 0.8
     unknown = np.array([[0.65, 0.35], [0.2, 0.8], [0.55, 0.45]])
-    cal = calibrate(probs, labels, "max_prob", 0.8, unknown)
+    # prior 3/7: each unknown face weighs 1, as many as there are
+    cal = calibrate(probs, labels, "max_prob", 0.8, unknown, unknown_prior=3 / 7)
     # >= 0.7: 3 known + 1 unknown named (0.75); >= 0.9: 2 known named (1.0)
     assert cal.rule.threshold == pytest.approx(0.9)
     assert cal.precision == 1.0 and cal.coverage == pytest.approx(0.5)
     assert cal.n == 4 and cal.n_unknown == 3 and cal.unknown_rejected == 1.0
+    # prior 0.2: each unknown weighs 1/3, so a named one costs less: >= 0.7 gives
+    # 3 / (3 + 1/3) = 0.9, >= 0.6 gives 4 / (4 + 2/3) = 0.857
+    rare = calibrate(probs, labels, "max_prob", 0.88, unknown, unknown_prior=0.2)
+    assert rare.rule.threshold == pytest.approx(0.7) and rare.precision == pytest.approx(0.9)
+    assert rare.coverage == 0.75 and rare.unknown_rejected == pytest.approx(2 / 3)
 
 
 def test_calibrate_unreachable_target_uses_best_precision() -> None:

@@ -69,7 +69,7 @@ def run_calibrate(cfg: Config) -> dict[str, Any]:
     in_calib = np.array([person in calib for person in people], bool)
 
     val = split_probs(classifier, cfg.paths.tfrecords, "val", p.batch_size)
-    cal = calibrate(*val, p.score, p.target_precision, unknown[in_calib])
+    cal = calibrate(*val, p.score, p.target_precision, unknown[in_calib], p.unknown.prior)
     write_json_atomic(models / OPEN_SET_NAME, cal.to_json())
     log.info("open set: %s >= %.4f keeps %.1f%% of val faces and rejects %.1f%% of %d faces "
              "of %d calibration people, precision %.3f (target %.2f)", p.score,

@@ -46,21 +46,26 @@ class Calibration:
 
 
 def calibrate(probs: np.ndarray, labels: np.ndarray, score: ScoreName,
-              target_precision: float, unknown_probs: np.ndarray | None = None) -> Calibration:
+              target_precision: float, unknown_probs: np.ndarray | None = None,
+              unknown_prior: float = 0.5) -> Calibration:
     """Lowest threshold on `score` whose precision is >= the target, over the known faces
-    (probs, labels) and `unknown_probs` (faces of people not trained on: named = wrong)."""
+    (probs, labels) and `unknown_probs` (faces of people not trained on: named = wrong),
+    the unknowns weighted to make up `unknown_prior` of all faces."""
     n_unknown = 0 if unknown_probs is None else len(unknown_probs)
     scores = open_set_score(probs, score)
     correct = probs.argmax(axis=1) == labels
+    weight = np.ones(len(scores))
     if n_unknown:
         scores = np.r_[scores, open_set_score(unknown_probs, score)]
         correct = np.r_[correct, np.zeros(n_unknown, bool)]
+        per_unknown = unknown_prior / (1 - unknown_prior) * len(weight) / n_unknown
+        weight = np.r_[weight, np.full(n_unknown, per_unknown)]
     if correct.all() or not correct.any():
         # one-class curves are undefined; accept everything / keep the best-scored face only
         thr = float(scores.min() if correct.all() else scores.max())
-        return _calibration(score, thr, target_precision, scores, correct, correct.all(),
-                            n_unknown)
-    precision, _, thresholds = precision_recall_curve(correct, scores)
+        return _calibration(score, thr, target_precision, scores, correct, weight,
+                            correct.all(), n_unknown)
+    precision, _, thresholds = precision_recall_curve(correct, scores, sample_weight=weight)
     precision = precision[:-1]  # the last point (recall 0) has no threshold
     ok = np.flatnonzero(precision >= target_precision)
     reached = ok.size > 0
@@ -69,15 +74,16 @@ def calibrate(probs: np.ndarray, labels: np.ndarray, score: ScoreName,
         log.warning("open set: val precision never reaches %.3f with %s (best %.3f); using "
                     "the best threshold", target_precision, score, precision[idx])
     return _calibration(score, float(thresholds[idx]), target_precision, scores, correct,
-                        reached, n_unknown)
+                        weight, reached, n_unknown)
 
 
 def _calibration(score: ScoreName, thr: float, target: float, scores: np.ndarray,
-                 correct: np.ndarray, reached: bool, n_unknown: int) -> Calibration:
+                 correct: np.ndarray, weight: np.ndarray, reached: bool, n_unknown: int
+                 ) -> Calibration:
     """Coverage is over the known faces (the first len - n_unknown scores)."""
     kept = scores >= thr
     n_known = len(scores) - n_unknown
-    precision = float(correct[kept].mean()) if kept.any() else 1.0
+    precision = float(np.average(correct[kept], weights=weight[kept])) if kept.any() else 1.0
     rejected = float((~kept[n_known:]).mean()) if n_unknown else float("nan")
     return Calibration(OpenSetRule(score, thr, target), precision, float(kept[:n_known].mean()),
                        bool(reached), int(n_known), int(n_unknown), rejected)
