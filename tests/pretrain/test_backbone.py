@@ -24,6 +24,11 @@ def test_backbone_trains_and_embeddings_are_unit_norm(public_faces):
     e = embed(backbone, x[:20])
     assert e.shape == (20, 32)
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
+    # mirror averaging: a face and its mirror image get the same embedding; without it not
+    np.testing.assert_allclose(embed(backbone, x[:20, :, ::-1]), e, atol=1e-5)
+    plain = embed(backbone, x[:20], mirror=False)
+    np.testing.assert_allclose(np.linalg.norm(plain, axis=1), 1.0, atol=1e-4)
+    assert np.abs(embed(backbone, x[:20, :, ::-1], mirror=False) - plain).max() > 1e-3
 
 
 def test_untrained_backbone_output_shape_follows_params(public_faces):
