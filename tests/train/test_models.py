@@ -109,3 +109,15 @@ def test_mixed_precision_output_is_float32() -> None:
         assert model.output.dtype == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("model", ["fcn", "star_cnn"])
+def test_batch_norm_switches_the_dense_layers_too(model) -> None:
+    def norms(batch_norm: bool) -> list[str]:
+        built = build_model(TrainParams(model=model, batch_norm=batch_norm), (32, 32, 1), 3)
+        return [layer.name for layer in built.layers
+                if isinstance(layer, keras.layers.BatchNormalization)]
+
+    dense = {"fcn": ["fc1_norm", "fc2_norm"], "star_cnn": ["local3_norm", "local4_norm"]}[model]
+    assert set(dense) <= set(norms(True))
+    assert not norms(False)
