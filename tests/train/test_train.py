@@ -41,6 +41,45 @@ def test_two_epochs_lower_the_loss(tfrecord_dir, tmp_path) -> None:
     assert not (tmp_path / "ckpt").exists()  # checkpoints removed on success
 
 
+class _KilledAfterFirstEpoch(keras.callbacks.Callback):
+    """Stands in for a kill: the epoch's checkpoint is written, then training stops dead."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def _killed_run(cfg, data, checkpoints) -> None:
+    model = build_model(cfg, data.input_shape, len(data.classes))
+    compile_model(model, cfg)
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(model, cfg, data, checkpoints, callbacks=[_KilledAfterFirstEpoch()])
+    assert (checkpoints / "backup").is_dir()
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["same-model", "model-changed"])
+def test_killed_run_resumes_or_restarts_when_the_model_changed(changed, tfrecord_dir, tmp_path,
+                                                               caplog) -> None:
+    cfg = fast_params(model="fcn", epochs=3)
+    data = load_data(cfg, tfrecord_dir, None)
+    checkpoints = tmp_path / "ckpt"
+    _killed_run(cfg, data, checkpoints)
+
+    again = cfg.model_copy(update={"batch_norm": not cfg.batch_norm}) if changed else cfg
+    model = build_model(again, data.input_shape, len(data.classes))
+    compile_model(model, again)
+    seen = []
+    seen_epochs = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, _: seen.append(e))
+    with caplog.at_level("INFO", logger="starrec"):
+        history = fit_model(model, again, data, checkpoints, callbacks=[seen_epochs])
+    if changed:  # other variables: the old checkpoint cannot load, so training starts over
+        assert "discarded, training from the start" in caplog.text
+        assert seen == [0, 1, 2] and history["epoch"].tolist() == [0, 1, 2]
+    else:
+        assert "resuming an interrupted run" in caplog.text and "discarded" not in caplog.text
+        assert seen == [1, 2] and history["epoch"].tolist() == [0, 1, 2]
+    assert not checkpoints.exists()
+
+
 def test_class_weights_balance_the_train_classes(tfrecord_dir, augmented_dir) -> None:
     data = load_data(fast_params(use_augmented=True), tfrecord_dir, augmented_dir)
     assert data.sizes["train_aug"] == data.sizes["train"]  # one augmented copy each

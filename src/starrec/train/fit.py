@@ -3,9 +3,12 @@ checkpoints and a one-line-per-epoch progress log (also sent to MLflow when a ru
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -19,6 +22,7 @@ from starrec.train.schedules import lr_at
 
 log = logging.getLogger(__name__)
 EPOCH_LOG = "epochs.csv"
+FINGERPRINT = "fingerprint"  # in the checkpoint dir: what the checkpoints were made for
 
 
 def make_optimizer(cfg: OptimizerParams) -> keras.optimizers.Optimizer:
@@ -56,16 +60,37 @@ class EpochLog(keras.callbacks.Callback):
             mlflow.log_metrics(metrics, step=epoch)
 
 
-def fit_model(model: keras.Model, cfg: TrainParams, data: TrainData, checkpoint_dir: Path
-              ) -> pd.DataFrame:
-    """Train (resuming from `checkpoint_dir` if a killed run left one there), restore the
-    best-val-loss weights, delete the checkpoints; returns the per-epoch history
-    (epoch, loss, accuracy, val_loss, val_accuracy, lr)."""
+def run_fingerprint(model: keras.Model, cfg: TrainParams, data: TrainData) -> str:
+    """What a checkpoint must match to be resumed: architecture, train params and data."""
+    key = {"model": json.loads(model.to_json())["config"], "train": cfg.model_dump(mode="json"),
+           "classes": data.classes, "sizes": data.sizes}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
+    """Keep `checkpoint_dir` only if a killed run of this same model, params and data left
+    it; otherwise (params or code changed since) start fresh instead of failing to load."""
     checkpoint_dir = Path(checkpoint_dir)
+    mark = checkpoint_dir / FINGERPRINT
+    if checkpoint_dir.exists() and not (mark.is_file() and mark.read_text() == fingerprint):
+        log.warning("%s: checkpoints of an interrupted run with other params, model or data; "
+                    "discarded, training from the start", checkpoint_dir)
+        shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    mark.write_text(fingerprint)
+
+
+def fit_model(model: keras.Model, cfg: TrainParams, data: TrainData, checkpoint_dir: Path,
+              callbacks: Sequence[keras.callbacks.Callback] = ()) -> pd.DataFrame:
+    """Train (resuming from `checkpoint_dir` if a killed run of the same model, params and
+    data left one there), restore the best-val-loss weights, delete the checkpoints; returns
+    the per-epoch history (epoch, loss, accuracy, val_loss, val_accuracy, lr). `callbacks`
+    run after the built-in ones."""
+    checkpoint_dir = Path(checkpoint_dir)
+    discard_stale_checkpoints(checkpoint_dir, run_fingerprint(model, cfg, data))
     if (checkpoint_dir / EPOCH_LOG).is_file():
         log.info("%s: resuming an interrupted run", checkpoint_dir)
-    callbacks = [
+    builtin = [
         keras.callbacks.LearningRateScheduler(
             lambda epoch, _lr: lr_at(cfg.schedule, cfg.optimizer.learning_rate, epoch, cfg.epochs)),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
@@ -73,9 +98,10 @@ def fit_model(model: keras.Model, cfg: TrainParams, data: TrainData, checkpoint_
         keras.callbacks.CSVLogger(str(checkpoint_dir / EPOCH_LOG), append=True),
         EpochLog(cfg.epochs),
         keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
+        *callbacks,
     ]
     model.fit(data.train, validation_data=data.val, epochs=cfg.epochs, verbose=0,
-              class_weight=data.class_weight, callbacks=callbacks)
+              class_weight=data.class_weight, callbacks=builtin)
     history = read_epoch_log(checkpoint_dir / EPOCH_LOG)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return history

@@ -28,7 +28,7 @@ from starrec.io import write_json_atomic
 from starrec.tracking import connect, flatten_params, run_tags, write_run_json
 from starrec.train.data import TrainData, load_data
 from starrec.train.devices import setup_devices
-from starrec.train.fit import compile_model, fit_model
+from starrec.train.fit import compile_model, discard_stale_checkpoints, fit_model, run_fingerprint
 from starrec.train.models import BACKBONE_FILE, build_model
 from starrec.train.report import plot_learning_curves, write_history
 
@@ -92,9 +92,9 @@ def train_and_log(cfg: TrainParams, mlflow_cfg: MlflowParams, tfrecord_dir: Path
                             pretrained=models_dir / BACKBONE_FILE)
         compile_model(model, cfg)
 
+    discard_stale_checkpoints(checkpoints, run_fingerprint(model, cfg, data))
     run_id = _resumable_run_id(checkpoints)
     with mlflow.start_run(run_id=run_id) as run:
-        checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / RUN_ID_FILE).write_text(run.info.run_id)
         if run_id is None:
             logged = params or {"train": cfg.model_dump(mode="json")}
