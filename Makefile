@@ -9,12 +9,12 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup pipeline test bench
+.PHONY: setup pipeline test bench tracking-server
 
 $(BIN)/starrec: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(TF),dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(TF),dev,server]'
 	touch $@
 
 setup: $(BIN)/starrec
@@ -27,3 +27,11 @@ test: setup
 
 bench: setup
 	python benchmarks/run_all.py
+
+# Shared MLflow tracking server on PostgreSQL (README: "Sharing runs and data").
+# Foreground; Ctrl-C stops it. Data in $(TRACKING_DIR); clients: MLFLOW_TRACKING_URI=http://HOST:PORT
+TRACKING_DIR ?= .tracking
+TRACKING_HOST ?= 127.0.0.1
+TRACKING_PORT ?= 5000
+tracking-server: setup
+	starrec-tracking-server --dir $(TRACKING_DIR) --host $(TRACKING_HOST) --port $(TRACKING_PORT)
