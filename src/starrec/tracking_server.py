@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -186,6 +187,7 @@ class Postgres:
     bindir: Path | None = None
     user: SystemUser | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
+    _log_offset: int = field(default=0, repr=False)
 
     @property
     def log_file(self) -> Path:
@@ -221,6 +223,7 @@ class Postgres:
             return False
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise ServerError(f"{self.data_dir} is not empty and is not a PostgreSQL cluster")
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             blocked = _unreachable_parent(self.data_dir, self.user)
             if blocked is not None:
@@ -259,6 +262,7 @@ class Postgres:
                               "(pass another --pg-port)")
         kwargs = self.user.popen_kwargs() if self.user else {}
         log_fh = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
+        self._log_offset = log_fh.tell()
         if self.user is not None:
             with contextlib.suppress(OSError):
                 os.chown(self.log_file, self.user.uid, self.user.gid)
@@ -294,13 +298,22 @@ class Postgres:
         return True
 
     def _last_log_error(self) -> str:
+        """PostgreSQL's FATAL line of this start attempt with the few lines that explain it,
+        as one line (a bad setting logs `LOG: ... outside the valid range` before the FATAL)."""
         try:
-            lines = self.log_file.read_text(errors="replace").splitlines()
+            with self.log_file.open("rb") as fh:
+                fh.seek(self._log_offset)
+                text = fh.read().decode(errors="replace")
         except OSError:
             return f"no log at {self.log_file}"
-        errors = [ln for ln in lines if "FATAL" in ln or "ERROR" in ln or "PANIC" in ln]
-        picked = errors[-1] if errors else (lines[-1] if lines else "empty log")
-        return f"{picked.strip()} (log: {self.log_file})"
+        msgs = [" ".join(re.sub(r"^.*?\[\d+\]\s+", "", ln).split()) for ln in text.splitlines()
+                if ln.strip()]
+        fatal = [i for i, m in enumerate(msgs) if m.startswith(("FATAL:", "PANIC:"))]
+        if not fatal:
+            return f"{msgs[-1] if msgs else 'empty log'} (log: {self.log_file})"
+        before = [m for m in msgs[:fatal[-1]]
+                  if m.startswith(("LOG:", "WARNING:", "ERROR:", "DETAIL:", "HINT:"))][-3:]
+        return f"{' — '.join([msgs[fatal[-1]], *before])} (log: {self.log_file})"
 
     def ensure_database(self, name: str = DATABASE) -> None:
         import psycopg2

@@ -1,0 +1,109 @@
+"""The shared tracking server for real: PostgreSQL + `mlflow server` started by the user's
+command, the pipeline's train → evaluate → calibrate run against it through `dvc repro` with
+MLFLOW_TRACKING_URI, then runs, registered versions and aliases checked through MlflowClient
+and the rows checked in PostgreSQL itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+from mlflow.tracking import MlflowClient
+
+from starrec.tracking_server import DATABASE, Postgres, free_port, postgres_bindir, system_user
+
+pytestmark = pytest.mark.slow
+
+MODEL_STAGES = ["pretrain", "train", "evaluate", "calibrate"]
+
+
+def test_pipeline_runs_land_in_the_server(pipeline_run) -> None:
+    EXPERIMENT, REGISTERED_MODEL = pipeline_run.experiment, pipeline_run.registered_model  # noqa: N806
+    assert set(MODEL_STAGES) <= set(pipeline_run.stages), pipeline_run.stages
+    client = MlflowClient(tracking_uri=pipeline_run.server.url)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")  # served by the server
+
+    runs = client.search_runs([experiment.experiment_id])
+    run_json = json.loads((pipeline_run.repo / "models/run.json").read_text())
+    assert run_json["tracking_uri"] == pipeline_run.server.url
+    train_run = client.get_run(run_json["run_id"])
+    assert train_run.info.status == "FINISHED"
+    assert train_run.info.run_id in {r.info.run_id for r in runs}
+    assert len(runs) >= 2  # pretrain's run and train's (evaluate and calibrate resume it)
+    # evaluate logged its test metrics into the training run
+    assert "test_accuracy" in train_run.data.metrics
+    assert train_run.data.params["train.model"] == "fcn"
+
+    # registry: the Keras model with both aliases on this run's version, the pyfunc, the backbone
+    version = client.get_model_version_by_alias(REGISTERED_MODEL, "candidate")
+    assert version.run_id == train_run.info.run_id
+    assert str(version.version) == str(run_json["model_version"])
+    assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version == version.version
+    pyfunc = client.get_model_version_by_alias(f"{REGISTERED_MODEL}-pyfunc", "champion")
+    assert pyfunc.run_id == train_run.info.run_id
+    assert client.get_model_version_by_alias(f"{REGISTERED_MODEL}-pyfunc", "candidate").version \
+        == pyfunc.version
+    assert client.search_model_versions(f"name = '{REGISTERED_MODEL}-backbone'")
+
+    # the model's files went through the server into its artifact root
+    artifacts = pipeline_run.server.root / "artifacts"
+    assert any(p.name == "MLmodel" for p in artifacts.rglob("MLmodel"))
+    assert not (pipeline_run.repo / "must-not-be-used.db").exists()
+    assert not (pipeline_run.repo / "mlruns").exists()
+    assert not (pipeline_run.repo / "mlflow.db").exists()
+
+
+def test_runs_and_registry_are_rows_in_postgresql(pipeline_run) -> None:
+    EXPERIMENT, REGISTERED_MODEL = pipeline_run.experiment, pipeline_run.registered_model  # noqa: N806
+    run_id = json.loads((pipeline_run.repo / "models/run.json").read_text())["run_id"]
+    with psycopg2.connect(pipeline_run.server.pg_dsn(DATABASE), connect_timeout=10) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT e.name, r.status FROM runs r JOIN experiments e "
+                        "ON e.experiment_id = r.experiment_id WHERE r.run_uuid = %s", (run_id,))
+            assert cur.fetchall() == [(EXPERIMENT, "FINISHED")]
+            cur.execute("SELECT key FROM metrics WHERE run_uuid = %s AND key = 'test_accuracy'",
+                        (run_id,))
+            assert cur.fetchone() is not None
+            cur.execute("SELECT name, alias, version FROM registered_model_aliases "
+                        "WHERE name LIKE %s ORDER BY name, alias", (f"{REGISTERED_MODEL}%",))
+            aliases = {(name, alias) for name, alias, _ in cur.fetchall()}
+            assert {(REGISTERED_MODEL, "candidate"), (REGISTERED_MODEL, "champion"),
+                    (f"{REGISTERED_MODEL}-pyfunc", "champion")} <= aliases
+            cur.execute("SELECT count(*) FROM model_versions WHERE run_id = %s", (run_id,))
+            assert cur.fetchone()[0] >= 2  # Keras model and pyfunc
+
+
+def _run_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "starrec.tracking_server", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_postgres_that_cannot_start_is_one_clear_line(pg_root: Path) -> None:
+    """A broken postgresql.conf: the command exits 1 with PostgreSQL's own FATAL line."""
+    pg = Postgres(pg_root / "t" / "pgdata", pg_root / "t" / "pg-password",
+                  bindir=postgres_bindir(), user=system_user())
+    pg.init()
+    with (pg.data_dir / "postgresql.conf").open("a") as conf:
+        conf.write("\nmax_connections = -5\n")
+    done = _run_command("--dir", str(pg_root / "t"), "--port", str(free_port()))
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("starrec-tracking-server: error: PostgreSQL did not start"), done.stderr
+    assert "max_connections" in last
+    assert "Traceback" not in done.stderr
+
+
+def test_no_postgres_binaries_is_one_clear_line(tmp_path: Path) -> None:
+    done = _run_command("--dir", str(tmp_path / "t"), "--pg-bindir", str(tmp_path / "nowhere"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"starrec-tracking-server: error: no PostgreSQL server binaries ({tmp_path / 'nowhere'} "
+        "has no initdb/postgres): pip install 'starrec[server]' (the pgserver wheel) or "
+        "apt-get install postgresql")
+    assert "Traceback" not in done.stderr
