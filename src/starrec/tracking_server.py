@@ -94,11 +94,15 @@ def postgres_bindir(explicit: str | Path | None = None) -> Path:
                       "(the pgserver wheel) or apt-get install postgresql")
 
 
-def _major_version(bindir: Path) -> str:
+def _version(bindir: Path) -> str:
+    """"postgres (PostgreSQL) 16.2" -> "16.2"."""
     out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
                          text=True, timeout=30).stdout
-    # "postgres (PostgreSQL) 16.2" -> "16"
-    return out.strip().split()[-1].split(".")[0] if out.strip() else "?"
+    return out.strip().split()[-1] if out.strip() else "?"
+
+
+def _major_version(bindir: Path) -> str:
+    return _version(bindir).split(".")[0]
 
 
 @dataclass(frozen=True)
@@ -112,24 +116,26 @@ class SystemUser:
 
 
 def system_user(name: str | None = None) -> SystemUser | None:
-    """None when not root (PostgreSQL runs as us); else the unprivileged user it runs as."""
+    """None when not root (PostgreSQL runs as us); else the unprivileged user it runs as:
+    `name`, or `postgres` if it exists, or `starrec-pg` (created as a system user)."""
     if os.geteuid() != 0:
         return None
-    names = [name] if name else [PG_SUPERUSER, FALLBACK_SYSTEM_USER]
-    for candidate in names:
+    for candidate in [name] if name else [PG_SUPERUSER, FALLBACK_SYSTEM_USER]:
         with contextlib.suppress(KeyError):
             entry = pwd.getpwnam(candidate)
             return SystemUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
-    created = names[-1]
-    log.info("creating system user %s to run PostgreSQL (it refuses to run as root)", created)
+    if name:
+        raise ServerError(f"--pg-user {name}: no such user")
+    log.info("creating system user %s to run PostgreSQL (it refuses to run as root)",
+             FALLBACK_SYSTEM_USER)
     try:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        created], capture_output=True, text=True, check=True, timeout=30)
+                        FALLBACK_SYSTEM_USER], capture_output=True, text=True, check=True, timeout=30)
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or exc
-        raise ServerError(f"PostgreSQL cannot run as root and user {created!r} cannot be "
-                          f"created ({str(detail).strip()}); pass --pg-user") from exc
-    entry = pwd.getpwnam(created)
+        raise ServerError(f"PostgreSQL cannot run as root and user {FALLBACK_SYSTEM_USER!r} cannot "
+                          f"be created ({str(detail).strip()}); pass --pg-user") from exc
+    entry = pwd.getpwnam(FALLBACK_SYSTEM_USER)
     return SystemUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
@@ -150,27 +156,36 @@ def _unreachable_parent(path: Path, user: SystemUser) -> Path | None:
 
 def runnable_bindir(bindir: Path, user: SystemUser | None) -> Path:
     """`bindir`, or — when the PostgreSQL user cannot reach it (a venv under /root) — a
-    root-owned copy of its install (bin, lib, share) in the temp dir."""
+    root-owned copy of its install (bin, lib, share; for the pgserver wheel also the
+    `pgserver.libs` its binaries load through RPATH $ORIGIN/../../../pgserver.libs) in the
+    temp dir."""
     if user is None or _unreachable_parent(bindir / "postgres", user) is None:
         return bindir
     prefix = bindir.parent
-    copy = Path(os.environ.get("TMPDIR", "/tmp")) / f"starrec-postgresql-{_major_version(bindir)}"
+    wheel_libs = prefix.parent.parent / "pgserver.libs"
+    copy = Path(os.environ.get("TMPDIR", "/tmp")) / f"starrec-postgresql-{_version(bindir)}"
+    new_prefix = copy / "pgserver" / "pginstall" if wheel_libs.is_dir() else copy
     if copy.exists():
         st = copy.stat()
-        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise ServerError(f"{copy} is not owned by root or is writable by others; remove it")
-        if (copy / "bin" / "postgres").is_file():
-            return copy / "bin"
+        if st.st_uid != os.geteuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ServerError(f"{copy} is not ours or is writable by others; remove it")
+        if (new_prefix / "bin" / "postgres").is_file():
+            return new_prefix / "bin"
     log.info("copying PostgreSQL from %s to %s (user %s cannot reach it)", prefix, copy, user.name)
     staging = copy.with_name(f"{copy.name}.{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
+    staged_prefix = staging / new_prefix.relative_to(copy)
     for part in ("bin", "lib", "share"):
         if (prefix / part).is_dir():
-            shutil.copytree(prefix / part, staging / part, symlinks=True)
-    staging.chmod(0o755)
+            shutil.copytree(prefix / part, staged_prefix / part, symlinks=True)
+    if wheel_libs.is_dir():
+        shutil.copytree(wheel_libs, staging / wheel_libs.name, symlinks=True)
+    for d in [staging, *staging.rglob("*")]:
+        if d.is_dir():
+            d.chmod(0o755)
     shutil.rmtree(copy, ignore_errors=True)
     staging.rename(copy)
-    return copy / "bin"
+    return new_prefix / "bin"
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -453,10 +468,10 @@ class TrackingServer:
     mlflow: MlflowServer | None = None
 
     def start(self) -> None:
-        root = self.root.resolve()
-        root.mkdir(parents=True, exist_ok=True)
         user = system_user(self.pg_user)
         bindir = runnable_bindir(postgres_bindir(self.pg_bindir), user)
+        root = self.root.resolve()
+        root.mkdir(parents=True, exist_ok=True)
         self.postgres = Postgres(root / "pgdata", root / "pg-password", port=self.pg_port or free_port(),
                                  bindir=bindir, user=user)
         self.postgres.init()

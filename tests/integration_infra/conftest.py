@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import urllib3
 
 try:
     import dvc_repo  # tests/integration/dvc_repo.py, on pytest's pythonpath

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from contextlib import closing
 import sys
 from pathlib import Path
 
@@ -22,10 +23,10 @@ MODEL_STAGES = ["pretrain", "train", "evaluate", "calibrate"]
 
 
 def test_pipeline_runs_land_in_the_server(pipeline_run) -> None:
-    EXPERIMENT, REGISTERED_MODEL = pipeline_run.experiment, pipeline_run.registered_model  # noqa: N806
+    experiment_name, model = pipeline_run.experiment, pipeline_run.registered_model
     assert set(MODEL_STAGES) <= set(pipeline_run.stages), pipeline_run.stages
     client = MlflowClient(tracking_uri=pipeline_run.server.url)
-    experiment = client.get_experiment_by_name(EXPERIMENT)
+    experiment = client.get_experiment_by_name(experiment_name)
     assert experiment is not None
     assert experiment.artifact_location.startswith("mlflow-artifacts:")  # served by the server
 
@@ -41,15 +42,15 @@ def test_pipeline_runs_land_in_the_server(pipeline_run) -> None:
     assert train_run.data.params["train.model"] == "fcn"
 
     # registry: the Keras model with both aliases on this run's version, the pyfunc, the backbone
-    version = client.get_model_version_by_alias(REGISTERED_MODEL, "candidate")
+    version = client.get_model_version_by_alias(model, "candidate")
     assert version.run_id == train_run.info.run_id
     assert str(version.version) == str(run_json["model_version"])
-    assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version == version.version
-    pyfunc = client.get_model_version_by_alias(f"{REGISTERED_MODEL}-pyfunc", "champion")
+    assert client.get_model_version_by_alias(model, "champion").version == version.version
+    pyfunc = client.get_model_version_by_alias(f"{model}-pyfunc", "champion")
     assert pyfunc.run_id == train_run.info.run_id
-    assert client.get_model_version_by_alias(f"{REGISTERED_MODEL}-pyfunc", "candidate").version \
+    assert client.get_model_version_by_alias(f"{model}-pyfunc", "candidate").version \
         == pyfunc.version
-    assert client.search_model_versions(f"name = '{REGISTERED_MODEL}-backbone'")
+    assert client.search_model_versions(f"name = '{model}-backbone'")
 
     # the model's files went through the server into its artifact root
     artifacts = pipeline_run.server.root / "artifacts"
@@ -60,23 +61,23 @@ def test_pipeline_runs_land_in_the_server(pipeline_run) -> None:
 
 
 def test_runs_and_registry_are_rows_in_postgresql(pipeline_run) -> None:
-    EXPERIMENT, REGISTERED_MODEL = pipeline_run.experiment, pipeline_run.registered_model  # noqa: N806
+    experiment_name, model = pipeline_run.experiment, pipeline_run.registered_model
     run_id = json.loads((pipeline_run.repo / "models/run.json").read_text())["run_id"]
-    with psycopg2.connect(pipeline_run.server.pg_dsn(DATABASE), connect_timeout=10) as conn:
-        with conn.cursor() as cur:
-            cur.execute("SELECT e.name, r.status FROM runs r JOIN experiments e "
-                        "ON e.experiment_id = r.experiment_id WHERE r.run_uuid = %s", (run_id,))
-            assert cur.fetchall() == [(EXPERIMENT, "FINISHED")]
-            cur.execute("SELECT key FROM metrics WHERE run_uuid = %s AND key = 'test_accuracy'",
-                        (run_id,))
-            assert cur.fetchone() is not None
-            cur.execute("SELECT name, alias, version FROM registered_model_aliases "
-                        "WHERE name LIKE %s ORDER BY name, alias", (f"{REGISTERED_MODEL}%",))
-            aliases = {(name, alias) for name, alias, _ in cur.fetchall()}
-            assert {(REGISTERED_MODEL, "candidate"), (REGISTERED_MODEL, "champion"),
-                    (f"{REGISTERED_MODEL}-pyfunc", "champion")} <= aliases
-            cur.execute("SELECT count(*) FROM model_versions WHERE run_id = %s", (run_id,))
-            assert cur.fetchone()[0] >= 2  # Keras model and pyfunc
+    dsn = pipeline_run.server.pg_dsn(DATABASE)
+    with closing(psycopg2.connect(dsn, connect_timeout=10)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT e.name, r.status FROM runs r JOIN experiments e "
+                    "ON e.experiment_id = r.experiment_id WHERE r.run_uuid = %s", (run_id,))
+        assert cur.fetchall() == [(experiment_name, "FINISHED")]
+        cur.execute("SELECT key FROM metrics WHERE run_uuid = %s AND key = 'test_accuracy'",
+                    (run_id,))
+        assert cur.fetchone() is not None
+        cur.execute("SELECT name, alias, version FROM registered_model_aliases "
+                    "WHERE name LIKE %s ORDER BY name, alias", (f"{model}%",))
+        aliases = {(name, alias) for name, alias, _ in cur.fetchall()}
+        assert {(model, "candidate"), (model, "champion"),
+                (f"{model}-pyfunc", "champion")} <= aliases
+        cur.execute("SELECT count(*) FROM model_versions WHERE run_id = %s", (run_id,))
+        assert cur.fetchone()[0] >= 2  # Keras model and pyfunc
 
 
 def _run_command(*args: str) -> subprocess.CompletedProcess[str]:
