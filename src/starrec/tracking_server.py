@@ -396,6 +396,10 @@ class MlflowServer:
         # The backend URI holds the database password: pass it in the environment, not argv.
         env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": self.backend_uri}
         env.pop("MLFLOW_TRACKING_URI", None)
+        # MLflow's job runner (huey consumers for GenAI online scoring / trace archival) is
+        # not used by starrec: off unless asked for. It adds 5 processes, holds SIGTERM for
+        # 20 s and leaves its queue dir in /dev/shm when stopped.
+        env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         log_fh = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
         try:
             self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log_fh,

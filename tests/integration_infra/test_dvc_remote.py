@@ -12,7 +12,7 @@ import yaml
 
 from dvc_repo import run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # may run the shared pipeline
 
 
 def cached_outs(repo: Path) -> list[str]:

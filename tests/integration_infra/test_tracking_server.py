@@ -11,18 +11,19 @@ from contextlib import closing
 import sys
 from pathlib import Path
 
+import mlflow
 import psycopg2
 import pytest
 from mlflow.tracking import MlflowClient
 
 from starrec.tracking_server import DATABASE, Postgres, free_port, postgres_bindir, system_user
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # the shared pipeline run: ~2-5 min
 
 MODEL_STAGES = ["pretrain", "train", "evaluate", "calibrate"]
 
 
-def test_pipeline_runs_land_in_the_server(pipeline_run) -> None:
+def test_pipeline_runs_land_in_the_server(pipeline_run, tmp_path: Path) -> None:
     experiment_name, model = pipeline_run.experiment, pipeline_run.registered_model
     assert set(MODEL_STAGES) <= set(pipeline_run.stages), pipeline_run.stages
     client = MlflowClient(tracking_uri=pipeline_run.server.url)
@@ -52,9 +53,14 @@ def test_pipeline_runs_land_in_the_server(pipeline_run) -> None:
         == pyfunc.version
     assert client.search_model_versions(f"name = '{model}-backbone'")
 
-    # the model's files went through the server into its artifact root
-    artifacts = pipeline_run.server.root / "artifacts"
-    assert any(p.name == "MLmodel" for p in artifacts.rglob("MLmodel"))
+    # the model's files went through the server into its artifact root, and come back from it
+    assert any((pipeline_run.server.root / "artifacts").rglob("MLmodel"))
+    # (a models:/ URI would resolve the registry from the default store, not tracking_uri)
+    champion_uri = client.get_model_version_download_uri(model, version.version)
+    local = Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=champion_uri, dst_path=str(tmp_path), tracking_uri=pipeline_run.server.url))
+    assert (local / "MLmodel").is_file()
+    assert any(local.rglob("*.keras")), sorted(p.name for p in local.rglob("*"))
     assert not (pipeline_run.repo / "must-not-be-used.db").exists()
     assert not (pipeline_run.repo / "mlruns").exists()
     assert not (pipeline_run.repo / "mlflow.db").exists()
