@@ -438,8 +438,13 @@ class MlflowServer:
         return f"{picked.strip()} (log: {self.log_file})"
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """SIGTERM to its whole process group (mlflow starts uvicorn workers), then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM to its whole process group (mlflow starts uvicorn workers), then SIGKILL;
+        the group too when mlflow itself already died, so no worker is orphaned."""
+        if self.process is None:
+            return
+        if self.process.poll() is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -535,9 +540,13 @@ def main(argv: list[str] | None = None) -> int:
                             pg_bindir=args.pg_bindir, pg_user=args.pg_user)
 
     def _terminate(signum, _frame):
+        # once: a second Ctrl-C / SIGTERM must not interrupt the orderly stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         with server.running():
             log.info("ready: export MLFLOW_TRACKING_URI=%s (Ctrl-C stops the server)",
