@@ -6,6 +6,7 @@ and the rows checked in PostgreSQL itself."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from contextlib import closing
 import sys
@@ -16,7 +17,14 @@ import psycopg2
 import pytest
 from mlflow.tracking import MlflowClient
 
-from starrec.tracking_server import DATABASE, Postgres, free_port, postgres_bindir, system_user
+from starrec.tracking_server import (
+    DATABASE,
+    Postgres,
+    free_port,
+    postgres_bindir,
+    runnable_bindir,
+    system_user,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # the shared pipeline run: ~2-5 min
 
@@ -114,3 +122,38 @@ def test_no_postgres_binaries_is_one_clear_line(tmp_path: Path) -> None:
         "has no initdb/postgres): pip install 'starrec[server]' (the pgserver wheel) or "
         "apt-get install postgresql")
     assert "Traceback" not in done.stderr
+
+
+def test_postgres_runs_from_a_venv_its_user_cannot_reach(pg_root: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    """As root, PostgreSQL runs as an unprivileged user; a venv under a 0700 dir (e.g. /root)
+    is out of its reach, so the install is copied to the temp dir and runs from there."""
+    user = system_user()
+    if user is None:
+        pytest.skip("only root hands PostgreSQL to another user")
+    bindir = postgres_bindir()
+    hidden = tmp_path / "hidden"  # pytest's tmp_path lies under a 0700 dir
+    prefix = hidden / "site-packages" / "pgserver" / "pginstall"
+    for part in ("bin", "lib", "share"):
+        shutil.copytree(bindir.parent / part, prefix / part, symlinks=True)
+    if (bindir.parents[2] / "pgserver.libs").is_dir():
+        shutil.copytree(bindir.parents[2] / "pgserver.libs", hidden / "site-packages" / "pgserver.libs")
+    monkeypatch.setenv("TMPDIR", str(pg_root))
+
+    runnable = runnable_bindir(prefix / "bin", user)
+    assert runnable != prefix / "bin" and runnable.is_relative_to(pg_root)
+    pg = Postgres(pg_root / "t" / "pgdata", pg_root / "t" / "pg-password", port=free_port(),
+                  bindir=runnable, user=user)
+    pg.init()
+    pg.start()
+    try:
+        pg.ensure_database(DATABASE)
+        with closing(psycopg2.connect(pg.uri(DATABASE, driver="postgresql"))) as conn, \
+                conn.cursor() as cur:
+            cur.execute("SELECT current_database(), version()")
+            name, version = cur.fetchone()
+        assert name == DATABASE and version.startswith("PostgreSQL")
+    finally:
+        pg.stop()
+    assert pg.process.returncode is not None
+    assert runnable_bindir(prefix / "bin", user) == runnable  # the copy is reused
