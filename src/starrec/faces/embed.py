@@ -81,7 +81,8 @@ class SfaceEmbedder:
     def embed(self, inputs: np.ndarray) -> np.ndarray:
         # one face per forward pass: OpenCV 4.14 DNN gives NaN for batches of this int8bq
         # graph, and batching measured no faster per face on CPU
-        return l2_normalise(np.concatenate([self.model.feature(x) for x in inputs]).reshape(-1, self.dim))
+        features = [self.model.feature(x) for x in inputs]
+        return l2_normalise(np.concatenate(features).reshape(-1, self.dim))
 
 
 class DlibEmbedder:
@@ -113,7 +114,8 @@ class DlibEmbedder:
 
     def embed(self, inputs: np.ndarray) -> np.ndarray:
         chips = [np.ascontiguousarray(c) for c in inputs]
-        return l2_normalise(np.asarray(self.model.compute_face_descriptor(chips)).reshape(-1, self.dim))
+        vectors = np.asarray(self.model.compute_face_descriptor(chips))
+        return l2_normalise(vectors.reshape(-1, self.dim))
 
 
 class OwnEmbedder:

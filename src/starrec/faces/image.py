@@ -34,7 +34,8 @@ def decode_rgb(data: bytes | Path, max_pixels: int | None = None) -> np.ndarray:
     try:
         img = Image.open(io.BytesIO(data))
         if max_pixels is not None and img.width * img.height > max_pixels:
-            raise UnreadableImage(f"image too large: {img.width}x{img.height} pixels > {max_pixels}")
+            raise UnreadableImage(
+                f"image too large: {img.width}x{img.height} pixels > {max_pixels}")
         img.load()
         img = ImageOps.exif_transpose(img)
         return to_rgb(img)

@@ -22,7 +22,8 @@ def params_with(repo_root: Path, tmp_path: Path, edit) -> Path:
     (lambda f: f["yunet"].pop("nms_threshold"), r"faces\.yunet\.nms_threshold: Field required"),
     (lambda f: f["models"].pop("cache_dir"), r"faces\.models\.cache_dir: Field required"),
     (lambda f: f.pop("embedder"), r"faces\.embedder: Field required"),
-    (lambda f: f["yunet"].update(score_threshold=1.5), r"faces\.yunet\.score_threshold: Input should be less than 1"),
+    (lambda f: f["yunet"].update(score_threshold=1.5),
+     r"faces\.yunet\.score_threshold: Input should be less than 1"),
     (lambda f: f["yunet"].update(top_k=0), r"faces\.yunet\.top_k: Input should be greater than 0"),
     (lambda f: f.update(embedder="arcface"), r"faces\.embedder: Input should be 'sface', 'dlib' or 'own'"),
 ])

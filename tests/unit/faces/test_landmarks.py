@@ -15,6 +15,7 @@ from starrec.faces.detectors import Detection, HaarDetector, MtcnnDetector, dete
 from starrec.faces.image import decode_rgb
 from starrec.faces.yunet import YunetDetector
 
+
 def check_geometry(face: Detection) -> None:
     """Landmarks inside the box; eyes above the nose above the mouth; left/right not swapped."""
     pts = np.asarray(face.landmarks)
