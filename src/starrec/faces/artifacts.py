@@ -90,9 +90,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_file(name: str, cfg: FaceModelsParams, http: HttpParams) -> Path:
-    """`resolve_model_file` with params' explicit paths and cache dir; an unknown name in
-    `faces.models.paths` is an error, so a typo there never falls back silently."""
+def model_file(name: str, cfg: FaceModelsParams, http: HttpParams | None) -> Path:
+    """`resolve_model_file` with params' explicit paths and cache dir (and, with `http`, the
+    URL); an unknown name in `faces.models.paths` is an error, so a typo there never falls
+    back silently."""
     unknown = sorted(set(cfg.paths) - set(ARTIFACTS))
     if unknown:
         raise ModelFileError(f"faces.models.paths: unknown model(s) {unknown} "
@@ -127,7 +128,7 @@ def resolve_model_file(name: str, path: str | Path | None = None, cache_dir: Pat
         if cached.is_file():
             if sha256_of(cached) == art.sha256:
                 return cached
-            log.warning("%s: cached copy does not match sha256 %s; fetching again", cached,
+            log.warning("%s: cached copy does not match sha256 %s; not used", cached,
                         art.sha256[:12])
         if art.url and http is not None:
             return download(art, Path(cache_dir), http)
