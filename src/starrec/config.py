@@ -104,7 +104,7 @@ class MtcnnParams(Section):
 
 
 class ExtractParams(Section):
-    detector: Literal["haar", "mtcnn"] = "haar"
+    detector: Literal["haar", "mtcnn", "yunet"] = "haar"
     haar: HaarParams = HaarParams()
     mtcnn: MtcnnParams = MtcnnParams()
     detect_max_side: int = 640  # photos are downscaled to this before detection
@@ -115,6 +115,33 @@ class ExtractParams(Section):
     color_mode: Literal["gray", "rgb"] = "gray"
     n_jobs: int = 2
     preview_per_class: int = 8
+
+
+# --- pretrained face models (faces/artifacts, detectors, align, embed) ----------------
+
+
+class FaceModelsParams(Section):
+    """Where pretrained face-model files come from; faces/artifacts.py knows each file."""
+
+    cache_dir: Path  # URL downloads, kept only when their sha256 matches
+    paths: dict[str, Path]  # model name -> explicit file, used instead of package copy or URL
+
+
+class YunetParams(Section):
+    """cv2.FaceDetectorYN knobs (OpenCV zoo YuNet)."""
+
+    score_threshold: float = Field(gt=0, lt=1)  # faces scored below are dropped
+    nms_threshold: float = Field(gt=0, lt=1)  # IoU above which the weaker box is suppressed
+    top_k: int = Field(gt=0)  # candidates kept before NMS
+
+
+class FacesParams(Section):
+    """Pretrained detection with landmarks, alignment and embeddings (issue 11)."""
+
+    models: FaceModelsParams
+    yunet: YunetParams
+    embedder: Literal["sface", "dlib", "own"]
+    backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
 
 
 # --- validate / split / tfrecords / augment -------------------------------------------
@@ -335,6 +362,7 @@ class Config(Section):
     evaluate: EvaluateParams = EvaluateParams()
     predict: PredictParams = PredictParams()
     pretrain: PretrainParams = PretrainParams()
+    faces: FacesParams | None = None  # required once every section is (None: code needing it fails)
     # Named data sets run through the same stages with these overrides (e.g. `public_faces`
     # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
     datasets: dict[str, dict[str, Any]] = {}

@@ -1,7 +1,7 @@
 """Face detectors behind one interface: `detect(rgb) -> [Detection]` in that image's pixels.
 
 `detect_scaled` runs any detector on a copy downscaled to `detect_max_side` and maps the
-boxes back, so big photos cost no more than small ones.
+boxes (and landmarks) back, so big photos cost no more than small ones.
 """
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from starrec.config import ExtractParams, HaarParams, MtcnnParams
+from starrec.config import ExtractParams, FacesParams, HaarParams, HttpParams, MtcnnParams
+
+Landmarks = tuple[tuple[float, float], ...]  # 5 points: eyes, nose tip, mouth corners
 
 
 @dataclass(frozen=True)
 class Detection:
     box: tuple[int, int, int, int]  # x, y, w, h
     score: float  # detector confidence; comparable only within one detector
+    # image-left eye, image-right eye, nose tip, image-left and image-right mouth corner
+    # (the order of the 112x112 alignment template); None for detectors without landmarks
+    landmarks: Landmarks | None = None
 
 
 class Detector(Protocol):
@@ -67,12 +72,29 @@ class MtcnnDetector:
         # `min_size` is not passed on: mtcnn 1.0 sizes its pyramid for the default 20 px
         # only, and a larger min_face_size shrinks images below its 12 px net (no faces)
         found = self.model.detect_faces(rgb)
-        return [Detection(tuple(int(v) for v in f["box"]), float(f["confidence"]))
+        return [Detection(tuple(int(v) for v in f["box"]), float(f["confidence"]),
+                          tuple(tuple(float(c) for c in f["keypoints"][k]) for k in MTCNN_POINTS))
                 for f in found if f["confidence"] >= self.params.min_confidence]
 
 
-def make_detector(cfg: ExtractParams) -> Detector:
-    return HaarDetector(cfg.haar) if cfg.detector == "haar" else MtcnnDetector(cfg.mtcnn)
+# mtcnn names points as seen in the image ("left_eye" is the image-left one)
+MTCNN_POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def make_detector(cfg: ExtractParams, faces: FacesParams | None = None,
+                  http: HttpParams | None = None) -> Detector:
+    """The configured detector; `yunet` also needs params' `faces` section (model file, knobs)
+    and, to download a missing model file, `download.http`."""
+    if cfg.detector == "haar":
+        return HaarDetector(cfg.haar)
+    if cfg.detector == "mtcnn":
+        return MtcnnDetector(cfg.mtcnn)
+    if faces is None:
+        raise ValueError("extract.detector yunet needs the `faces:` section of params.yaml")
+    from starrec.faces.artifacts import model_file
+    from starrec.faces.yunet import YunetDetector
+
+    return YunetDetector(faces.yunet, model_file("yunet", faces.models, http))
 
 
 def detect_scaled(detector: Detector, rgb: np.ndarray, max_side: int,
@@ -89,4 +111,7 @@ def detect_scaled(detector: Detector, rgb: np.ndarray, max_side: int,
     found = detector.detect(small, max(1, int(min_face_size * scale)))
     if scale == 1.0:
         return found
-    return [Detection(tuple(int(round(v / scale)) for v in d.box), d.score) for d in found]
+    return [Detection(tuple(int(round(v / scale)) for v in d.box), d.score,
+                      None if d.landmarks is None
+                      else tuple((x / scale, y / scale) for x, y in d.landmarks))
+            for d in found]

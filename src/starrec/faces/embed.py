@@ -1,0 +1,170 @@
+"""Face embedders behind one interface: a detected face in, an L2-normalised vector out.
+
+`prepare` turns a photo and one detection into the embedder's model input, `embed` runs the
+network on a batch of them. Each embedder states how its input is made (`InputSpec`), so a
+model trained on its embeddings can carry that in its metadata and be fed identically
+in training, prediction and serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import cv2
+import numpy as np
+
+from starrec.config import FacesParams, HttpParams
+from starrec.faces.align import align_face
+from starrec.faces.artifacts import ModelFileError, artifact, model_file
+from starrec.faces.detectors import Detection
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How one face becomes model input."""
+
+    crop: Literal["aligned_5pt", "dlib_chip", "square_box"]  # how the face is cut
+    size: int  # side of the square input, pixels
+    colour: Literal["bgr", "rgb", "gray"]
+    scaling: str  # pixel values as fed to the network
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    licence: str
+    input: InputSpec
+
+    def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
+        """The model input for one face of an RGB uint8 photo."""
+        ...
+
+    def embed(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, dim) float32 unit-norm embeddings of N prepared inputs."""
+        ...
+
+
+def embed_faces(embedder: Embedder, rgb: np.ndarray, faces: list[Detection]) -> np.ndarray:
+    """Embeddings (N, dim) of the detected `faces` of one RGB photo, in their order."""
+    if not faces:
+        return np.zeros((0, embedder.dim), np.float32)
+    return embedder.embed(np.stack([embedder.prepare(rgb, f) for f in faces]))
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+class SfaceEmbedder:
+    """OpenCV zoo SFace (`cv2.FaceRecognizerSF`) on faces aligned by their 5 landmarks."""
+
+    name = "sface"
+    dim = 128
+    licence = artifact("sface").licence
+    input = InputSpec("aligned_5pt", 112, "bgr", "uint8 0-255 (the network swaps to RGB)")
+
+    def __init__(self, model: Path) -> None:
+        self.model = cv2.FaceRecognizerSF.create(str(model), "")
+
+    def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
+        if face.landmarks is None:
+            raise ValueError("sface needs 5 face landmarks: use detector yunet or mtcnn, not haar")
+        # warp first, then swap channels of the small crop only (same pixels, less work)
+        return cv2.cvtColor(align_face(rgb, face.landmarks, self.input.size), cv2.COLOR_RGB2BGR)
+
+    def embed(self, inputs: np.ndarray) -> np.ndarray:
+        # one face per forward pass: OpenCV 4.14 DNN gives NaN for batches of this int8bq
+        # graph, and batching measured no faster per face on CPU
+        features = [self.model.feature(x) for x in inputs]
+        return l2_normalise(np.concatenate(features).reshape(-1, self.dim))
+
+
+class DlibEmbedder:
+    """dlib's ResNet on 150x150 chips cut by its own 5-point landmark predictor (the extra
+    `dlib`); the face box may come from any detector."""
+
+    name = "dlib"
+    dim = 128
+    licence = artifact("dlib_resnet").licence
+    input = InputSpec("dlib_chip", 150, "rgb", "uint8 0-255")
+
+    def __init__(self, resnet: Path, shape5: Path) -> None:
+        try:
+            import dlib
+        except ImportError:
+            raise ModelFileError("embedder dlib: the dlib module is not installed; "
+                                 "fix: pip install 'starrec[dlib]'") from None
+        self.dlib = dlib
+        self.shape = dlib.shape_predictor(str(shape5))
+        self.model = dlib.face_recognition_model_v1(str(resnet))
+
+    def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
+        x, y, w, h = face.box
+        rect = self.dlib.rectangle(x, y, x + w - 1, y + h - 1)
+        rgb = np.ascontiguousarray(rgb)
+        # padding 0.25 is the chip the ResNet was trained on (dlib's face recognition example)
+        return self.dlib.get_face_chip(rgb, self.shape(rgb, rect), size=self.input.size,
+                                       padding=0.25)
+
+    def embed(self, inputs: np.ndarray) -> np.ndarray:
+        chips = [np.ascontiguousarray(c) for c in inputs]
+        vectors = np.asarray(self.model.compute_face_descriptor(chips))
+        return l2_normalise(vectors.reshape(-1, self.dim))
+
+
+class OwnEmbedder:
+    """The pretrain stage's Keras backbone, fed exactly as it was trained: a square crop cut
+    with the extract params in its `backbone_meta.json`, float32 [0, 1]."""
+
+    name = "own"
+    licence = "trained by this project's pretrain stage (see its MLflow run)"
+
+    def __init__(self, backbone: Path) -> None:
+        import keras
+
+        from starrec.enroll.gallery import EnrollError, read_meta
+
+        if not Path(backbone).is_file():
+            raise ModelFileError(f"{backbone}: backbone not found; fix: run the pretrain stage "
+                                 "(dvc repro pretrain) or set faces.backbone")
+        try:
+            self.meta = read_meta(Path(backbone))
+        except EnrollError as exc:
+            raise ModelFileError(str(exc)) from exc
+        self.model = keras.saving.load_model(backbone, compile=False)
+        self.dim = int(self.model.output_shape[-1])
+        extract = self.meta["extract"]
+        self.input = InputSpec("square_box", int(self.meta["image_size"]),
+                               "gray" if self.meta["channels"] == 1 else "rgb",
+                               f"float32 x/255 (box grown by margin {extract.margin} per side)")
+
+    def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
+        from starrec.faces.detect import crop
+        from starrec.predict.recognize import to_input
+
+        return to_input(crop(rgb, face.box, self.meta["extract"]), self.meta["channels"])
+
+    def embed(self, inputs: np.ndarray) -> np.ndarray:
+        from starrec.pretrain.backbone import embed
+
+        return embed(self.model, inputs)  # unit norm: the backbone ends in UnitNormalization
+
+
+def make_embedder(cfg: FacesParams, http: HttpParams | None = None,
+                  name: str | None = None) -> Embedder:
+    """The embedder `name` (default: `faces.embedder`), its model files resolved and verified."""
+    name = name or cfg.embedder
+    if name == "sface":
+        return SfaceEmbedder(model_file("sface", cfg.models, http))
+    if name == "dlib":
+        return DlibEmbedder(model_file("dlib_resnet", cfg.models, http),
+                            model_file("dlib_shape5", cfg.models, http))
+    if name == "own":
+        return OwnEmbedder(cfg.backbone)
+    raise ValueError(f"embedder {name!r}: not one of sface, dlib, own")
