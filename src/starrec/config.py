@@ -144,6 +144,22 @@ class FacesParams(Section):
     backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
 
 
+class CleanParams(Section):
+    """Scraped classes cleaned by face embeddings (faces/clean.py): faces that disagree with
+    their class are flagged with a reason, or excluded under policy `drop`."""
+
+    policy: Literal["flag", "drop"]  # flag: keep the rows, reason given; drop: status excluded
+    far_below: float = Field(gt=0, lt=1)  # cosine to the class consensus below this: far
+    duplicate_above: float = Field(gt=0, lt=1)  # two faces this close are one face (conflict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CleanParams:
+        if self.duplicate_above <= self.far_below:
+            raise ValueError(f"duplicate_above {self.duplicate_above} must be above "
+                             f"far_below {self.far_below}")
+        return self
+
+
 # --- validate / split / tfrecords / augment -------------------------------------------
 
 
@@ -363,6 +379,7 @@ class Config(Section):
     predict: PredictParams = PredictParams()
     pretrain: PretrainParams = PretrainParams()
     faces: FacesParams | None = None  # required once every section is (None: code needing it fails)
+    clean: CleanParams | None = None  # required once every section is
     # Named data sets run through the same stages with these overrides (e.g. `public_faces`
     # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
     datasets: dict[str, dict[str, Any]] = {}
