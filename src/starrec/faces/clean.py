@@ -18,6 +18,7 @@ Values in, values out: a stage merges the returned rows into its faces manifest.
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -146,7 +147,8 @@ def write_flagged_sheet(cleaned: pd.DataFrame, faces_dir: Path, out: Path, per_c
     flagged = cleaned[cleaned["flag"] != ""]
     if flagged.empty:
         return 0
-    caption = flagged["reason"].str.replace(" (", "\n(", n=1, regex=False)
+    caption = [f"{flag}\n{textwrap.fill(reason[len(flag) + 1:], 30)}"
+               for flag, reason in zip(flagged["flag"], flagged["reason"], strict=True)]
     write_preview(flagged.assign(caption=caption), faces_dir, out, per_class,
                   title="flagged by clean (reason under each face)")
     return len(flagged.groupby("class").head(per_class))
