@@ -244,6 +244,17 @@ class TransferParams(Section):
     fine_tune_layers: int = 0  # 0 = frozen feature extractor
 
 
+class EmbeddingHeadParams(Section):
+    """A softmax classifier on face embeddings (train/embedding_head.py)."""
+
+    hidden: int = Field(ge=0)  # units of one hidden ReLU layer; 0 = none (multinomial logistic)
+    dropout: float = Field(ge=0, lt=1)  # on the layer before the softmax
+    l2: float = Field(ge=0)  # kernel regulariser of every Dense layer
+    epochs: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)  # Adam
+    batch_size: int = Field(gt=0)
+
+
 class TrainParams(Section):
     model: Literal["fcn", "star_cnn", "transfer"] = "star_cnn"
     epochs: int = 20
@@ -258,6 +269,7 @@ class TrainParams(Section):
     online_augmentation: bool = False
     use_augmented: bool = True  # train on train + train_aug shards
     transfer: TransferParams = TransferParams()
+    embedding_head: EmbeddingHeadParams | None = None  # required once every section is
     seed: int = 42
     deterministic: bool = False
     mixed_precision: bool = False
