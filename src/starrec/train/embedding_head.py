@@ -35,15 +35,18 @@ def build_embedding_head(dim: int, n_classes: int, params: EmbeddingHeadParams) 
     return keras.Model(inputs, outputs, name="embedding_head")
 
 
-def fit_embedding_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
-                       y_val: np.ndarray, params: EmbeddingHeadParams, seed: int
+def fit_embedding_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
+                       y_val: np.ndarray | None, params: EmbeddingHeadParams, seed: int
                        ) -> tuple[keras.Model, pd.DataFrame]:
     """Fit a head on (x_train, y_train: labels 0..K-1, each in train), classes weighted
-    inversely to their counts; the same seed gives the same weights. Returns the model after
-    the last epoch and its history: epoch (from 1), loss, accuracy, val_loss, val_accuracy."""
-    y_train, y_val = np.asarray(y_train, np.int64), np.asarray(y_val, np.int64)
+    inversely to their counts; the same seed gives the same weights. The val split is only
+    scored (no early stopping), so it can be left out (None). Returns the model after the
+    last epoch and its history: epoch (from 1), loss, accuracy[, val_loss, val_accuracy]."""
+    y_train = np.asarray(y_train, np.int64)
+    y_val = None if y_val is None else np.asarray(y_val, np.int64)
     classes = np.unique(y_train)
-    n_classes = int(max(y_train.max(), y_val.max(initial=0))) + 1
+    top = y_train.max() if y_val is None else max(y_train.max(), y_val.max(initial=0))
+    n_classes = int(top) + 1
     if len(classes) != n_classes:
         absent = sorted(set(range(n_classes)) - set(classes.tolist()))
         raise ValueError(f"embedding head: labels {absent} have no train face (labels must "
@@ -53,14 +56,14 @@ def fit_embedding_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarr
     model.compile(optimizer=keras.optimizers.Adam(params.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     weights = compute_class_weight("balanced", classes=classes, y=y_train)
-    fit = model.fit(x_train.astype(np.float32), y_train,
-                    validation_data=(x_val.astype(np.float32), y_val), epochs=params.epochs,
-                    batch_size=params.batch_size, class_weight=dict(enumerate(weights)),
-                    shuffle=True, verbose=0)
+    val = None if x_val is None else (np.asarray(x_val, np.float32), y_val)
+    fit = model.fit(np.asarray(x_train, np.float32), y_train, validation_data=val,
+                    epochs=params.epochs, batch_size=params.batch_size,
+                    class_weight=dict(enumerate(weights)), shuffle=True, verbose=0)
     history = pd.DataFrame(fit.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     last = history.iloc[-1]
-    log.info("embedding head: %d classes, %d train / %d val faces, %d epochs: val accuracy "
-             "%.3f, val loss %.3f", n_classes, len(y_train), len(y_val), len(history),
-             last["val_accuracy"], last["val_loss"])
+    log.info("embedding head: %d classes, %d train faces, %d epochs: %s", n_classes,
+             len(y_train), len(history),
+             ", ".join(f"{k} {v:.3f}" for k, v in last.items() if k != "epoch"))
     return model, history
