@@ -2,11 +2,12 @@
 
 Photos filed under a star's name hold other people, non-faces and the same photo under two
 names. A face is judged against its class *consensus*: the mean of the faces that agree with
-the class medoid, so a minority of wrong faces cannot pull it towards themselves (a plain
-mean can). Flags, most specific first:
+the class medoid (cosine >= far_below), so a minority of wrong faces cannot pull it towards
+themselves (a plain mean can). Flags, most specific first:
 
 - `conflict`: the same face (near-identical embedding) also filed under another class; both
-  copies are flagged naming the other class, since nothing here says which name is right;
+  copies are flagged naming the other class, since nothing here says which name is right (a
+  group shot of two stars filed under both names is no conflict: each class keeps its star);
 - `other_person`: a face of a multi-face photo that is not the photo's best match to its class
   (the class-matching face is kept, whatever its size);
 - `nearer_other_class`: closer to another class's consensus than to its own;
@@ -57,6 +58,8 @@ def clean_faces(faces: pd.DataFrame, x: np.ndarray, cfg: CleanParams) -> pd.Data
     twice = faces["face_id"][faces["face_id"].duplicated()]
     if len(twice):
         raise ValueError(f"faces: face_id {twice.iloc[0]!r} appears more than once")
+    if faces.empty:
+        return pd.DataFrame(columns=COLUMNS)
     x = l2_normalise(x)
     ids = faces["face_id"].to_numpy(str)
     cls = faces["class"].to_numpy(str)
@@ -95,7 +98,9 @@ def clean_faces(faces: pd.DataFrame, x: np.ndarray, cfg: CleanParams) -> pd.Data
                 flag[i] = "other_person"
                 reason[i] = (f"other_person (cos {own[i]:.2f}; {ids[best]} of this photo "
                              f"matches {cls[i]} at {own[best]:.2f})")
-    for i, j, sim in _duplicates_across_classes(x, k, cfg.duplicate_above):
+    claimed = np.flatnonzero(flag != "other_person")  # each class's face of each photo
+    for i, j, sim in _duplicates_across_classes(x[claimed], k[claimed], cfg.duplicate_above):
+        i, j = claimed[i], claimed[j]
         flag[i] = "conflict"
         reason[i] = f"conflict (same face as {ids[j]} under {cls[j]}, cos {sim:.2f})"
 

@@ -120,6 +120,25 @@ def test_group_shot_keeps_the_face_that_matches_the_class(stars, lfw: Path, yune
     assert shown == 1 and Image.open(tmp_path / "flagged.png").size[0] > 100
 
 
+def test_group_shot_of_two_stars_under_both_names_is_no_conflict(stars, lfw: Path, yunet,
+                                                                  sface, cfg: Config) -> None:
+    """The same two-star photo filed under Tony_Blair and under Colin_Powell: each class keeps
+    its own star's face; the other face of each copy is `other_person`, not a conflict."""
+    rgb = composite(lfw / "Tony_Blair" / "Tony_Blair_0100.jpg",
+                    lfw / "Colin_Powell" / "Colin_Powell_0100.jpg")
+    found = sorted(detect_scaled(yunet, rgb, cfg.extract.detect_max_side, 40),
+                   key=lambda d: d.box[0])
+    x = sface.embed(np.stack([sface.prepare(rgb, f) for f in found]))
+    group = pd.DataFrame({"face_id": ["blair/group_f0", "blair/group_f1", "powell/group_f0",
+                                      "powell/group_f1"],
+                          "class": ["Tony_Blair"] * 2 + ["Colin_Powell"] * 2,
+                          "photo": "group.jpg"})
+    out = clean_faces(pd.concat([table(stars), group], ignore_index=True),
+                      np.concatenate([stars.x, x, x]), cfg.clean)
+    assert list(out["flag"].iloc[-4:]) == ["", "other_person", "other_person", ""]
+    assert (out["flag"] != "").sum() == 2
+
+
 def resized_copy(photo: Path) -> np.ndarray:
     """The photo re-hosted: downscaled to 0.7 and re-encoded as JPEG quality 75."""
     buf = io.BytesIO()
@@ -198,3 +217,5 @@ def test_bad_input_is_one_line(stars, cfg: Config) -> None:
         clean_faces(faces.drop(columns="photo"), stars.x, cfg.clean)
     with pytest.raises(ValueError, match=r"faces: face_id 'x' appears more than once"):
         clean_faces(faces.assign(face_id="x"), stars.x, cfg.clean)
+    empty = clean_faces(faces.iloc[:0], stars.x[:0], cfg.clean)
+    assert empty.empty and list(empty.columns) == list(clean_faces(faces, stars.x, cfg.clean).columns)
