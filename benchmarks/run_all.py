@@ -1,8 +1,10 @@
 """Run every benchmark in turn (`make bench`): extraction speed, input pipeline vs training
-step, few-shot recognition, pretrained face models. Each prints its own table; this only sequences them, so one
-slow or failing benchmark does not hide the others' figures.
+step, few-shot recognition, pretrained face models, the class cleaner on label noise. Each
+prints its own table; this only sequences them, so one slow or failing benchmark does not
+hide the others' figures.
 
-    python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models]
+    python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
+                                  clean_noise]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models")
+BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise")
 log = logging.getLogger("benchmarks")
 
 

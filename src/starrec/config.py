@@ -144,6 +144,22 @@ class FacesParams(Section):
     backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
 
 
+class CleanParams(Section):
+    """Scraped classes cleaned by face embeddings (faces/clean.py): faces that disagree with
+    their class are flagged with a reason, or excluded under policy `drop`."""
+
+    policy: Literal["flag", "drop"]  # flag: keep the rows, reason given; drop: status excluded
+    far_below: float = Field(gt=0, lt=1)  # cosine to the class consensus below this: far
+    duplicate_above: float = Field(gt=0, lt=1)  # two faces this close are one face (conflict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CleanParams:
+        if self.duplicate_above <= self.far_below:
+            raise ValueError(f"duplicate_above {self.duplicate_above} must be above "
+                             f"far_below {self.far_below}")
+        return self
+
+
 # --- validate / split / tfrecords / augment -------------------------------------------
 
 
@@ -228,6 +244,17 @@ class TransferParams(Section):
     fine_tune_layers: int = 0  # 0 = frozen feature extractor
 
 
+class EmbeddingHeadParams(Section):
+    """A softmax classifier on face embeddings (train/embedding_head.py)."""
+
+    hidden: int = Field(ge=0)  # units of one hidden ReLU layer; 0 = none (multinomial logistic)
+    dropout: float = Field(ge=0, lt=1)  # on the layer before the softmax
+    l2: float = Field(ge=0)  # kernel regulariser of every Dense layer
+    epochs: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)  # Adam
+    batch_size: int = Field(gt=0)
+
+
 class TrainParams(Section):
     model: Literal["fcn", "star_cnn", "transfer"] = "star_cnn"
     epochs: int = 20
@@ -242,6 +269,7 @@ class TrainParams(Section):
     online_augmentation: bool = False
     use_augmented: bool = True  # train on train + train_aug shards
     transfer: TransferParams = TransferParams()
+    embedding_head: EmbeddingHeadParams | None = None  # required once every section is
     seed: int = 42
     deterministic: bool = False
     mixed_precision: bool = False
@@ -363,6 +391,7 @@ class Config(Section):
     predict: PredictParams = PredictParams()
     pretrain: PretrainParams = PretrainParams()
     faces: FacesParams | None = None  # required once every section is (None: code needing it fails)
+    clean: CleanParams | None = None  # required once every section is
     # Named data sets run through the same stages with these overrides (e.g. `public_faces`
     # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
     datasets: dict[str, dict[str, Any]] = {}

@@ -1,4 +1,5 @@
-"""`preview.png`: a contact sheet of faces per class, to eyeball what the detector cut."""
+"""`preview.png`: a contact sheet of faces per class, to eyeball what the detector cut (and,
+with captions, what the cleaner flagged)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
-def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: int) -> None:
-    """One row per class: its first `per_class` faces (by face id), the class name at left."""
+def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: int,
+                  title: str = "extract_faces preview (faces per class)") -> None:
+    """One row per class: its first `per_class` faces (by face id), the class name at left;
+    a `caption` column, if any, is written above each face."""
     classes = sorted(faces["class"].unique())
     cols = max(per_class, 1)
-    fig, axes = plt.subplots(len(classes), cols, figsize=(1.1 * cols + 1.6, 1.1 * len(classes)),
-                             squeeze=False)
+    captions = "caption" in faces.columns
+    fig, axes = plt.subplots(len(classes), cols, squeeze=False, figsize=(
+        (1.8 if captions else 1.1) * cols + 1.6, (1.6 if captions else 1.1) * len(classes)))
     for row, cls in zip(axes, classes, strict=True):
         sample = faces[faces["class"] == cls].sort_values("face_id").head(cols)
         for ax in row:
@@ -25,12 +29,14 @@ def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: in
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_visible(False)
-        for ax, rel in zip(row, sample["path"], strict=False):
-            img = Image.open(faces_dir / rel)
+        for ax, (_, face) in zip(row, sample.iterrows(), strict=False):
+            img = Image.open(faces_dir / face["path"])
             ax.imshow(img, cmap="gray" if img.mode == "L" else None, vmin=0, vmax=255)
+            if captions:
+                ax.set_title(face["caption"], fontsize=6)
         row[0].set_ylabel(f"{cls}\n({(faces['class'] == cls).sum()})", rotation=0,
                           ha="right", va="center", fontsize=8)
-    fig.suptitle("extract_faces preview (faces per class)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     plt.close(fig)
