@@ -83,7 +83,7 @@ def lfw_people(lfw: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def lfw_sface(lfw: Path, yunet: YunetDetector, sface: SfaceEmbedder, cfg: Config,
-              pytestconfig: pytest.Config) -> Embedded:
+              pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Embedded:
     """`STAR_PHOTOS` photos of each of the `STARS` LFW people with the most photos and
     `OTHER_PHOTOS` of every other person; a photo without a face is skipped."""
     people = lfw_people(lfw)
@@ -94,7 +94,10 @@ def lfw_sface(lfw: Path, yunet: YunetDetector, sface: SfaceEmbedder, cfg: Config
         cfg.extract.detect_max_side,
         [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files],
     ]).encode()).hexdigest()[:16]
-    cached = pytestconfig.cache.mkdir("starrec_lfw_sface") / f"{key}.npz"
+    # pytest's cache keeps them between runs; CI runs with `-p no:cacheprovider`
+    cache = getattr(pytestconfig, "cache", None)
+    cached = (cache.mkdir("starrec_lfw_sface") if cache else tmp_path_factory.mktemp("sface")) \
+        / f"{key}.npz"
     if cached.is_file():
         with np.load(cached) as data:
             return Embedded(data["x"], data["people"], data["files"])
