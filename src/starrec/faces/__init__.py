@@ -1,6 +1,7 @@
-"""Face extraction: read any photo, detect faces, cut square crops (the `extract_faces` stage).
+"""Face extraction: read any photo, detect faces, cut square crops, make model input.
 
 Modules: `image` (decode any mode to RGB), `detectors` (Haar / MTCNN behind one interface),
-`detect` (faces of one photo: `faces_in_image`, also used at prediction time), `extract`
-(the stage: parallel over photos, manifest, PNGs), `preview` (contact sheet).
+`detect` (faces of one photo: `faces_in_image`, and `to_input`: a crop as model input; the
+one face-input path of training, prediction, serving, enrolment and calibration), `extract`
+(many photos in parallel: PNGs and manifest rows), `preview` (contact sheet).
 """

@@ -13,7 +13,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from starrec.config import ExtractParams, HaarParams, MtcnnParams
+from starrec.config import HaarParams, MtcnnParams
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,9 @@ class MtcnnDetector:
                 for f in found if f["confidence"] >= self.params.min_confidence]
 
 
-def make_detector(cfg: ExtractParams) -> Detector:
-    return HaarDetector(cfg.haar) if cfg.detector == "haar" else MtcnnDetector(cfg.mtcnn)
+def make_detector(name: str, haar: HaarParams, mtcnn: MtcnnParams) -> Detector:
+    """The `extract.detector` named `name`, with its own params."""
+    return HaarDetector(haar) if name == "haar" else MtcnnDetector(mtcnn)
 
 
 def detect_scaled(detector: Detector, rgb: np.ndarray, max_side: int,

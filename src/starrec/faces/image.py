@@ -2,6 +2,8 @@
 
 Photos arrive as JPEG/PNG/TIFF in gray, gray+alpha, RGBA, palette, CMYK or 16-bit; each is
 converted by its meaning (alpha over white, 16-bit scaled, not clipped), after EXIF rotation.
+The first step of the one face-input path: the extract stage, prediction, serving, enrolment
+and calibration all decode photos here.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ class UnreadableImage(ValueError):
     """The bytes are not a decodable image; the message says why."""
 
 
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Encoded image bytes → upright RGB uint8 HxWx3."""
+def decode_rgb(data: bytes, max_pixels: int | None = None) -> np.ndarray:
+    """Encoded image bytes → upright RGB uint8 HxWx3; with `max_pixels`, a bigger image is
+    refused from its header, before its pixels are decoded."""
     if not data:
         raise UnreadableImage("empty file (0 bytes)")
     try:
         img = Image.open(io.BytesIO(data))
+        if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+            raise UnreadableImage(f"image too large: {img.size[0]}x{img.size[1]} pixels > "
+                                  f"{max_pixels}")
         img.load()
         img = ImageOps.exif_transpose(img)
         return to_rgb(img)

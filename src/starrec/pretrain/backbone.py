@@ -49,3 +49,12 @@ def embed(backbone: keras.Model, images: np.ndarray, batch_size: int = 256,
         out = out + backbone.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return np.asarray(out, dtype=np.float32)
+
+
+def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct labels, (K, D) unit-norm mean embedding of each): the class centres
+    nearest-prototype classification (enrolment, the few-shot report) compares faces with."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    protos = np.stack([embeddings[labels == c].mean(axis=0) for c in classes])
+    return classes, (protos / np.linalg.norm(protos, axis=1, keepdims=True)).astype(np.float32)
