@@ -1,4 +1,5 @@
-# Two entry points a fresh machine needs: `make pipeline` and `make test`.
+# Two entry points a fresh machine needs: `make pipeline` and `make test` (`make test-fast`
+# for the edit-test loop).
 # Both create .venv/ (Python 3.11) and install starrec into it on first use.
 PY ?= $(shell command -v python3.11 || command -v python3)
 TF ?= cpu
@@ -9,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup pipeline test bench tracking-server
+.PHONY: setup pipeline test test-fast bench tracking-server
 
 $(BIN)/starrec: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +25,10 @@ pipeline: setup
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)
+
+# the edit-test loop: unit + data tiers, no network training (under a minute)
+test-fast: setup
+	python -m pytest tests/unit tests/data $(PYTEST_ARGS)
 
 bench: setup
 	python benchmarks/run_all.py

@@ -13,6 +13,7 @@ unknown rejection of held-out LFW people at a threshold giving >= 0.95 val preci
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +27,7 @@ def crops(folder: Path, extract, min_photos: int = 0) -> tuple[np.ndarray, np.nd
     """Largest face per photo, float32 [0, 1] NxHxWxC, with the folder name as label."""
     from PIL import Image
 
-    from starrec.faces.detect import faces_in_image
-    from starrec.predict.recognize import to_input
+    from starrec.faces.detect import faces_in_image, to_input
 
     channels = 1 if extract.color_mode == "gray" else 3
     xs, ys = [], []
@@ -55,14 +55,13 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import SVC
 
-    from starrec.config import TrainParams, TransferParams, load_config
-    from starrec.enroll.gallery import Gallery
-    from starrec.predict.openset import calibrate
-    from starrec.pretrain.backbone import embed
+    from starrec.calibrate.openset import calibrate
+    from starrec.config import load_config
+    from starrec.faces.embed import embed, prototypes
     from starrec.pretrain.identities import excluded, split_people
     from starrec.pretrain.train import train_backbone
     from starrec.pretrain.verify import verification
-    from starrec.train.models import build_model
+    from starrec.train.models import build_model, load_backbone
 
     cfg = load_config(ROOT / "params.yaml")
     extract = cfg.extract.model_copy(update={"n_jobs": 1})
@@ -83,9 +82,10 @@ def main() -> None:
         xp, yp = xp[keep], yp[keep]
         train_people, held = split_people(yp, cfg.pretrain.holdout_people, cfg.pretrain.seed)
         is_train = np.isin(yp, train_people)
-        backbone, fit = train_backbone(cfg.pretrain, xp[is_train],
+        pretrain = cfg.pretrain.model_copy(update={"epochs": args.epochs or cfg.pretrain.epochs})
+        backbone, fit = train_backbone(pretrain, xp[is_train],
                                        np.searchsorted(np.array(train_people), yp[is_train]),
-                                       epochs=args.epochs)
+                                       Path(tempfile.mkdtemp()) / "checkpoints")
         unknown = embed(backbone, xp[~is_train])
         v = verification(unknown, yp[~is_train], cfg.pretrain.pairs, cfg.pretrain.seed)
         backbone_path = Path("/tmp/few_shot_backbone.keras")
@@ -103,8 +103,9 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     labels = np.searchsorted(np.array(stars), ytr)
-    tp = TrainParams(model="transfer", dropout=0.2, transfer=TransferParams(weights="pretrained"))
-    model = build_model(tp, xtr.shape[1:], len(stars), pretrained=backbone_path)
+    tp = cfg.train.model_copy(update={"model": "transfer", "dropout": 0.2, "transfer": (
+        cfg.train.transfer.model_copy(update={"weights": "pretrained"}))})
+    model = build_model(tp, xtr.shape[1:], len(stars), load_backbone(backbone_path, xtr.shape[1:]))
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(xtr, labels, epochs=150, batch_size=32, verbose=0)
@@ -116,9 +117,9 @@ def main() -> None:
     rows.append(("embeddings + logistic regression val acc", f"{np.mean(lr.predict(eva) == yva):.3f}"))
 
     def proto_acc(idx: np.ndarray) -> tuple[float, np.ndarray]:
-        g = Gallery(etr[idx], list(ytr[idx]), [""] * len(idx))
-        sims = eva @ g.prototypes().T
-        return float(np.mean(np.array(g.classes)[sims.argmax(1)] == yva)), sims
+        classes, protos = prototypes(etr[idx], ytr[idx])
+        sims = eva @ protos.T
+        return float(np.mean(classes[sims.argmax(1)] == yva)), sims
 
     acc_all, sims_all = proto_acc(np.arange(len(etr)))
     rows.append(("prototype, all train photos, val acc", f"{acc_all:.3f}"))
@@ -129,8 +130,7 @@ def main() -> None:
                  f"{np.mean(five):.3f} (min {np.min(five):.3f})"))
 
     cal = calibrate(sims_all, np.searchsorted(np.array(stars), yva), "max_prob", 0.95)
-    g = Gallery(etr, list(ytr), [""] * len(etr))
-    unknown_best = (unknown @ g.prototypes().T).max(1)
+    unknown_best = (unknown @ prototypes(etr, ytr)[1].T).max(1)
     rows += [("unknown threshold (val precision >= 0.95)",
               f"{cal.rule.threshold:.3f} (precision {cal.precision:.3f}, coverage {cal.coverage:.3f})"),
              (f"unknown LFW faces rejected ({len(unknown)})",

@@ -27,9 +27,15 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from starrec.config import AugmentParams, TfrecordsParams, TrainParams  # noqa: E402
+from starrec.config import TrainParams, load_config  # noqa: E402
 from starrec.dataset.augment import online_augmentation_layers  # noqa: E402
-from starrec.dataset.tfrecords import list_shards, make_dataset, write_tfrecords  # noqa: E402
+from starrec.dataset.tfrecords import (  # noqa: E402
+    list_shards,
+    load_faces,
+    make_dataset,
+    read_split_table,
+    write_tfrecords,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "lfw-subset"
 
@@ -109,13 +115,18 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300, help="timed input batches")
     parser.add_argument("--steps", type=int, default=60, help="timed training steps")
     args = parser.parse_args()
-    train_cfg, aug_cfg = TrainParams(), AugmentParams()
+    cfg = load_config(Path(__file__).resolve().parents[1] / "params.yaml")
+    train_cfg, aug_cfg = cfg.train, cfg.augment
     with tempfile.TemporaryDirectory() as tmp:
         if args.faces_dir is None:
             faces, split_csv = build_lfw7(Path(tmp) / "faces", SHARED, args.image_size)
         else:
             faces, split_csv = args.faces_dir, args.split_csv or args.faces_dir / "split.csv"
-        schema = write_tfrecords(TfrecordsParams(), faces, split_csv, Path(tmp) / "tfr")
+        table, classes = read_split_table(split_csv)
+        loaded, shape, rejected = load_faces(table, faces, split_csv)
+        (Path(tmp) / "tfr").mkdir()
+        schema = write_tfrecords(loaded, classes, shape, rejected, cfg.tfrecords.shard_size,
+                                 Path(tmp) / "tfr")
         files = list_shards(Path(tmp) / "tfr", "train")
         img = schema["image"]
         shape = (img["height"], img["width"], img["channels"])

@@ -1,9 +1,117 @@
-from starrec.predict.calibrate import run_calibrate
-from starrec.stage import run_stage
+"""Stage `calibrate`: the open-set "unknown" threshold, calibrated on the star data set's val
+split plus some held-out people (`predict.unknown.path`) and judged on the test split plus
+the others → `paths.models/open_set.json`, `paths.reports/open_set.{json,png}`; the pyfunc
+serving model (detect + classify + threshold) logged to the training run and registered,
+with the promoted alias when models/champion.json names this run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+
+from starrec.artifacts import CANDIDATE, CHAMPION, MODEL, MODEL_META, OPEN_SET, PYFUNC, RUN
+from starrec.calibrate.openset import (
+    calibrate,
+    calibration_people,
+    plot_tradeoff,
+    relabel,
+    tradeoff,
+)
+from starrec.calibrate.unknown import unknown_faces
+from starrec.config import Config
+from starrec.dataset.tfrecords import load_split, read_label_map
+from starrec.evaluate.gate import read_champion
+from starrec.io import write_json_atomic
+from starrec.predict.model_io import KerasClassifier, ModelLoadError
+from starrec.serve.pyfunc import log_pyfunc
+from starrec.stage import StageError, run_stage
+from starrec.tracking import read_run_json
+
+log = logging.getLogger("starrec.calibrate")
 
 
-def main(cfg):
-    run_calibrate(cfg)
+def main(cfg: Config) -> None:
+    p, models, reports = cfg.predict, cfg.paths.models, cfg.paths.reports
+    try:
+        classifier = KerasClassifier.from_files(models / MODEL, models / MODEL_META, p.batch_size)
+    except ModelLoadError as exc:
+        raise StageError(str(exc)) from exc
+    images, people = unknown_faces(p.unknown, classifier.classes, classifier.image_size,
+                                   classifier.channels, classifier.extract, p.max_image_pixels)
+    unknown = (classifier.predict_proba(images) if len(images)
+               else np.empty((0, len(classifier.classes))))
+    calib = calibration_people(people, p.unknown.calibration_share, p.unknown.seed)
+    in_calib = np.array([person in calib for person in people], bool)
+
+    val = split_probs(cfg, classifier, "val")
+    cal = calibrate(*val, p.score, p.target_precision, unknown[in_calib], p.unknown.prior)
+    write_json_atomic(models / OPEN_SET, cal.to_json())
+    log.info("open set: %s >= %.4f keeps %.1f%% of val faces and rejects %.1f%% of %d faces "
+             "of %d calibration people, precision %.3f (target %.2f)", p.score,
+             cal.rule.threshold, 100 * cal.coverage, 100 * cal.unknown_rejected,
+             cal.n_unknown, len(calib), cal.precision, p.target_precision)
+
+    test = split_probs(cfg, classifier, "test")
+    report_people = sorted(set(people) - calib)
+    report = {**cal.to_json(), "test": tradeoff(*test, unknown[~in_calib], cal.rule),
+              "unknown_people": {"path": p.unknown.path, "n_people": len(set(people)),
+                                 "n_faces": len(people), "calibration_people": sorted(calib),
+                                 "report_people": report_people}}
+    write_json_atomic(reports / OPEN_SET, report)
+    plot_tradeoff(*test, unknown[~in_calib], cal.rule, reports / "open_set.png")
+    at = report["test"]["at_threshold"]
+    log.info("test: known accuracy %.3f (closed set %.3f), known rejected %.3f, unknown "
+             "rejected %.3f over %d faces of %d other held-out people", at["known_accuracy"],
+             report["test"]["closed_set_accuracy"], at["known_rejected"],
+             at["unknown_rejected"], int((~in_calib).sum()), len(report_people))
+    register(cfg, report)
+
+
+def split_probs(cfg: Config, classifier: KerasClassifier, split: str
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Class scores and labels (in the classifier's class order) of one TFRecord split."""
+    tfrecords = cfg.paths.tfrecords
+    try:
+        names = read_label_map(tfrecords)
+        images, labels = load_split(tfrecords, split)
+        return classifier.predict_proba(images), relabel(labels, names, classifier.classes,
+                                                          tfrecords)
+    except (OSError, KeyError, ValueError) as exc:
+        raise StageError(f"{tfrecords}: cannot read the {split} split ({exc})") from exc
+
+
+def register(cfg: Config, report: dict) -> None:
+    """Figures + the pyfunc model to the train run; alias `candidate`, and `predict.alias`
+    when models/champion.json records this run's Keras model as the champion."""
+    models, p = cfg.paths.models, cfg.predict
+    run = read_run_json(models / RUN)
+    champion = read_champion(models / CHAMPION)
+    mlflow.set_tracking_uri(run["tracking_uri"])
+    at = report["test"]["at_threshold"]
+    with mlflow.start_run(run_id=run["run_id"]):
+        mlflow.log_metrics({"open_set_threshold": report["threshold"],
+                            "open_set_val_precision": report["val"]["precision"],
+                            "open_set_val_coverage": report["val"]["coverage"],
+                            **{f"open_set_test_{k}": v for k, v in at.items()
+                               if k != "threshold" and v == v}})
+        for name in (OPEN_SET, "open_set.png"):
+            mlflow.log_artifact(str(cfg.paths.reports / name), artifact_path="reports")
+        info = log_pyfunc(models, p)
+    client = MlflowClient()
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(p.registered_model, CANDIDATE, version)
+    promoted = champion is not None and champion["run_id"] == run["run_id"]
+    if promoted:
+        client.set_registered_model_alias(p.registered_model, p.alias, version)
+    log.info("pyfunc model %s version %s registered (%s)", p.registered_model, version,
+             f"alias {p.alias}" if promoted else f"not {p.alias}: evaluate did not promote it")
+    write_json_atomic(models / PYFUNC, {
+        "model_uri": info.model_uri, "registered_model": p.registered_model,
+        "model_version": version, "aliases": [CANDIDATE] + ([p.alias] if promoted else [])})
 
 
 if __name__ == "__main__":

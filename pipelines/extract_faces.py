@@ -1,11 +1,29 @@
-"""DVC stage `extract_faces`: faces of `paths.raw`'s photos into `paths.faces`."""
+"""Stage `extract_faces`: the ok photos of `paths.raw` → face PNGs, manifest.csv and
+preview.png in `paths.faces` (`--dataset NAME` picks the data set)."""
 
-from starrec.faces.extract import extract_faces
-from starrec.stage import run_stage
+from __future__ import annotations
+
+import pandas as pd
+
+from starrec.artifacts import MANIFEST
+from starrec.config import Config
+from starrec.faces.extract import COLUMNS, list_photos, process_photos, report, write_manifest
+from starrec.faces.preview import write_preview
+from starrec.io import atomic_dir
+from starrec.stage import StageError, run_stage
 
 
-def main(cfg):
-    extract_faces(cfg.extract, cfg.paths.raw, cfg.paths.faces)
+def main(cfg: Config) -> None:
+    photos = list_photos(cfg.paths.raw)
+    with atomic_dir(cfg.paths.faces) as out:
+        rows = process_photos(photos, cfg.extract, out)
+        faces = pd.DataFrame(rows, columns=COLUMNS)
+        ok = faces[faces["status"] == "ok"]
+        if ok.empty:
+            raise StageError(f"{cfg.paths.raw}: no face found in any of {len(photos)} photos")
+        report(faces, sorted({p.cls for p in photos}))
+        write_manifest(rows, out / MANIFEST)
+        write_preview(ok, out, out / "preview.png", cfg.extract.preview_per_class)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,108 @@
-"""Stage `train`: TFRecords → models/model.keras (+ meta, history, curves), one MLflow run."""
+"""Stage `train`: the star data set's TFRecords (+ augmented shards) → model.keras,
+model_meta.json, history.csv, learning_curves.png and run.json in `paths.models`, one MLflow
+run, the model registered with alias `candidate`.
 
+With `train.transfer.weights: pretrained` the model is built on `paths.models/backbone.keras`
+(the pretrain stage's output). An interrupted run resumes from its checkpoints and MLflow run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import mlflow
+
+from starrec.artifacts import (
+    BACKBONE,
+    CHECKPOINTS,
+    HISTORY,
+    LEARNING_CURVES,
+    MODEL,
+    MODEL_META,
+    RUN,
+    STARS,
+)
+from starrec.config import Config
+from starrec.dataset.augment import online_augmentation_layers
+from starrec.dataset.tfrecords import read_schema
+from starrec.io import save_keras
+from starrec.model_meta import ModelMeta, write_meta
 from starrec.stage import run_stage
-from starrec.tracking import dataset_name
-from starrec.train.train import train_and_log
+from starrec.tracking import connect, dataset_name, flatten_params, run_tags, write_run_json
+from starrec.train.data import load_data
+from starrec.train.devices import setup_devices
+from starrec.train.fit import compile_model, discard_stale_checkpoints, fit_model, run_fingerprint
+from starrec.train.models import build_model, load_backbone, uses_backbone
+from starrec.train.registry import log_keras_model, remember_run, resumable_run_id
+from starrec.train.report import plot_learning_curves, write_history
+
+log = logging.getLogger("starrec.train")
 
 
-def main(cfg):
-    train_and_log(cfg.train, cfg.mlflow, cfg.paths.tfrecords, cfg.paths.augmented,
-                  cfg.paths.models, extract=cfg.extract, augment=cfg.augment,
-                  params=cfg.model_dump(mode="json", by_alias=True),
-                  dataset=dataset_name(cfg.download))
+def main(cfg: Config) -> None:
+    t, models = cfg.train, cfg.paths.models
+    models.mkdir(parents=True, exist_ok=True)
+    checkpoints = models / CHECKPOINTS
+    uri = connect(cfg.mlflow)  # fail fast, before any training time is spent
+
+    strategy = setup_devices(t)
+    augment = None
+    if t.online_augmentation:
+        channels = int(read_schema(cfg.paths.tfrecords)["image"]["channels"])
+        augment = online_augmentation_layers(cfg.augment, channels)
+    data = load_data(t, cfg.paths.tfrecords, cfg.paths.augmented, augment)
+    with strategy.scope():
+        backbone = load_backbone(models / BACKBONE, data.input_shape) if uses_backbone(t) else None
+        model = build_model(t, data.input_shape, len(data.classes), backbone)
+        compile_model(model, t)
+
+    discard_stale_checkpoints(checkpoints, run_fingerprint(model, t, data))
+    resumed = resumable_run_id(checkpoints)
+    with mlflow.start_run(run_id=resumed) as run:
+        remember_run(checkpoints, run.info.run_id)
+        if resumed is None:
+            mlflow.log_params(flatten_params(logged_params(cfg)))
+            mlflow.set_tags(run_tags(Path("."), dataset_name(cfg.download), data.sizes))
+        start = time.perf_counter()
+        history = fit_model(model, t, data, checkpoints)
+        seconds = time.perf_counter() - start
+        best = int(history["val_loss"].idxmin())
+        log.info("trained %d epochs in %.0f s; best val_loss %.4f (val accuracy %.4f) at "
+                 "epoch %d", len(history), seconds, history["val_loss"][best],
+                 history["val_accuracy"][best], best + 1)
+        mlflow.log_metrics({"train_seconds": seconds, "best_epoch": best + 1,
+                            "best_val_loss": float(history["val_loss"][best]),
+                            "best_val_accuracy": float(history["val_accuracy"][best])})
+
+        height, width, channels = data.input_shape
+        save_keras(model, models / MODEL)
+        write_meta(models / MODEL_META, ModelMeta(
+            classes=data.classes, image_size=height, image_shape=[height, width, channels],
+            channels=channels, input_range=[0.0, 1.0], model=t.model, extract=cfg.extract))
+        write_history(history, models / HISTORY)
+        plot_learning_curves(history, models / LEARNING_CURVES,
+                             f"{t.model}: {len(data.classes)} classes")
+        example = next(iter(data.val.take(1)))[0].numpy()[:2]
+        version = log_keras_model(model, example, data.classes,
+                                  [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
+                                  cfg.mlflow.registered_model)
+        info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+                "tracking_uri": uri, "registered_model": cfg.mlflow.registered_model,
+                "model_version": version}
+    write_run_json(models / RUN, **info)
+    log.info("MLflow run %s; registered %s version %s as candidate", info["run_id"],
+             cfg.mlflow.registered_model, version)
+
+
+def logged_params(cfg: Config) -> dict:
+    """The params this stage reads (its dvc.yaml `params:`), as the run's params."""
+    sections = {"train": cfg.train, "augment": cfg.augment, "extract": cfg.extract,
+                "mlflow": cfg.mlflow, f"datasets.{STARS}": cfg.datasets[STARS]}
+    if uses_backbone(cfg.train):
+        sections["pretrain"] = cfg.pretrain
+    return {name: section.model_dump(mode="json") for name, section in sections.items()}
 
 
 if __name__ == "__main__":

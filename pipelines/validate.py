@@ -1,12 +1,48 @@
-"""Stage `validate`: great-expectations checks of data/faces before the split."""
+"""Stage `validate`: great-expectations checks of `paths.faces` before the split.
 
-from starrec.dataset.validate import configured_classes, validate_faces
-from starrec.stage import run_stage
+Writes result.json, summary.json and the GX data docs to `paths.validation` even when
+validation fails; then stops with one line per failed expectation (`--dataset NAME` picks
+the data set).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starrec.artifacts import MANIFEST
+from starrec.config import Config
+from starrec.dataset.validate import (
+    configured_classes,
+    describe,
+    read_faces,
+    summary,
+    validate_faces,
+)
+from starrec.io import atomic_dir, write_json_atomic
+from starrec.stage import StageError, run_stage
+
+log = logging.getLogger("starrec.validate")
 
 
-def main(cfg):
-    classes = configured_classes(cfg.download, cfg.paths.raw / "manifest.csv")
-    validate_faces(cfg.validate_, cfg.paths.faces, classes, cfg.extract.image_size, cfg.paths.validation)
+def main(cfg: Config) -> None:
+    classes = configured_classes(cfg.download.classes, cfg.paths.raw / MANIFEST)
+    manifest = cfg.paths.faces / MANIFEST
+    faces = read_faces(manifest)
+    with atomic_dir(cfg.paths.validation) as out:
+        result = validate_faces(cfg.validate_, faces, classes, cfg.extract.image_size,
+                                out / "data_docs")
+        write_json_atomic(out / "result.json",
+                          {name: r.to_json_dict() for name, r in result.results.items()})
+        write_json_atomic(out / "summary.json", summary(result, manifest, faces))
+    if result.failed:
+        lines = [describe(c) for c in result.failed]
+        for line in lines:
+            log.error("validation failed: %s", line)
+        raise StageError(f"{manifest}: {len(lines)} of {len(result.checks)} expectations failed "
+                         f"(see {cfg.paths.validation}/data_docs/index.html):\n  "
+                         + "\n  ".join(lines))
+    log.info("%s: %d faces in %d classes pass %d expectations", manifest, len(faces),
+             len(result.counts), len(result.checks))
 
 
 if __name__ == "__main__":

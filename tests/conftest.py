@@ -1,8 +1,10 @@
-"""Shared fixtures: where the real data sets live, and quiet, offline-safe env."""
+"""Fixtures every tier shares: the real data sets, small faces dirs cut from them, and a
+clean MLflow state around each test. Builders live in `helpers/` (importable modules)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,13 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers.faces import FIVE, LFW10, copy_photos, make_faces_dir, make_raw, split_table  # noqa: E402
+from helpers.models import OTHERS, PEOPLE, faces_slice, load_faces, train_classifier  # noqa: E402
+from helpers.params import section  # noqa: E402
+from helpers.paths import REPO_ROOT  # noqa: E402
+from helpers.paths import shared_datasets as _shared  # noqa: E402
+from helpers.pretrain import PEOPLE as PRETRAIN_PEOPLE  # noqa: E402
+from helpers.stages import augment, tfrecords_of  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,52 +33,156 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
-    """`../shared/datasets` beside the repo, or STARREC_SHARED_DATASETS."""
-    path = Path(os.environ.get("STARREC_SHARED_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
+    path = _shared()
     if not path.is_dir():
         pytest.fail(f"{path}: shared datasets not found (set STARREC_SHARED_DATASETS)")
     return path
 
 
-def make_faces_dir(
-    dest: Path, source: Path, people: dict[str, int], image_size: int = 32, channels: int = 1
-) -> Path:
-    """A small faces dir that follows the faces-manifest contract (see README), built from
-    real aligned LFW photos by a centre crop — lets dataset-stage tests run without a detector."""
-    import hashlib
-
-    import imagehash
-    import pandas as pd
-    from PIL import Image
-
-    rows = []
-    for person, count in people.items():
-        (dest / person).mkdir(parents=True, exist_ok=True)
-        for photo in sorted((source / person).glob("*.jpg"))[:count]:
-            img = Image.open(photo).convert("L" if channels == 1 else "RGB")
-            face = img.crop((70, 70, 180, 180)).resize((image_size, image_size), Image.BICUBIC)
-            rel = f"{person}/{photo.stem}_f0.png"
-            face.save(dest / rel)
-            data = (dest / rel).read_bytes()
-            rows.append({
-                "face_id": f"{person}/{photo.stem}_f0", "class": person, "path": rel,
-                "source_path": f"{person}/{photo.name}",
-                "source_sha256": hashlib.sha256(photo.read_bytes()).hexdigest(),
-                "status": "ok", "reason": "", "detector": "test", "score": 1.0,
-                "box_x": 70, "box_y": 70, "box_w": 110, "box_h": 110, "face_size": 110,
-                "height": image_size, "width": image_size, "channels": channels,
-                "blur_var": 100.0, "sha256": hashlib.sha256(data).hexdigest(),
-                "phash": str(imagehash.phash(face)),
-            })
-    pd.DataFrame(rows).to_csv(dest / "manifest.csv", index=False)
-    return dest
-
-
 @pytest.fixture(scope="session")
 def faces_dir(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
     """Faces of 3 LFW people (30/25/20 photos), 32x32 gray."""
-    return make_faces_dir(
-        tmp_path_factory.mktemp("faces"),
-        shared_datasets / "lfw-subset",
-        {"Ariel_Sharon": 30, "Hugo_Chavez": 25, "Colin_Powell": 20},
-    )
+    return make_faces_dir(tmp_path_factory.mktemp("faces"), shared_datasets / "lfw-subset",
+                          {"Ariel_Sharon": 30, "Hugo_Chavez": 25, "Colin_Powell": 20})
+
+
+@pytest.fixture(scope="session")
+def lfw10(shared_datasets: Path) -> Path:
+    return shared_datasets / LFW10
+
+
+@pytest.fixture(scope="session")
+def five(shared_datasets: Path) -> Path:
+    return shared_datasets / FIVE
+
+
+@pytest.fixture(scope="session")
+def lfw10_raw(tmp_path_factory: pytest.TempPathFactory, lfw10: Path) -> Path:
+    """All 100 photos of lfw-original-10x10 as a raw dir."""
+    return make_raw(tmp_path_factory.mktemp("raw_lfw10"), copy_photos(sorted(lfw10.glob("*/*.jpg"))))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_tracking_uri_from_outside() -> Iterator[None]:
+    """No test or fixture sees the caller's MLFLOW_TRACKING_URI (it wins over params)."""
+    outside = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    if outside is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = outside
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_state() -> Iterator[None]:
+    """The global tracking URI (and the MLFLOW_TRACKING_URI that mlflow.set_tracking_uri
+    also sets) and any run a test leaves open are put back afterwards, pass or fail."""
+    import mlflow
+
+    previous, env = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        yield
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(previous)
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env
+
+
+STORES = [REPO_ROOT / "mlruns", REPO_ROOT / "mlflow.db"]
+_STORES_BEFORE = pytest.StashKey[list]()
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_store_in_repo() -> Iterator[None]:
+    """Every store a test makes lives in its tmp dir: none may leave `mlruns/` or the default
+    `mlflow.db` here."""
+    before = [s.exists() for s in STORES]
+    yield
+    made = [str(s) for s, was in zip(STORES, before, strict=True) if s.exists() and not was]
+    assert made == [], "a test wrote to MLflow's default store in the repo"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STORES_BEFORE] = [s.exists() for s in STORES]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fixtures too: a store made here during the session fails the run."""
+    made = [str(s) for s, was in zip(STORES, session.config.stash[_STORES_BEFORE], strict=True)
+            if s.exists() and not was]
+    if made:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nERROR: the tests wrote MLflow's default store into the repo: {made}")
+
+
+# --- small real models and the data they were trained on (model and stages tiers) ---------
+
+
+@pytest.fixture(scope="session")
+def tfrecord_dir(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TFRecords of the 3-person faces dir: every 4th face of a class test, the next val."""
+    table = split_table(faces_dir, lambda rank, n: ("test", "val", "train", "train")[rank % 4])
+    return tfrecords_of(faces_dir, table, tmp_path_factory.mktemp("tfr"), shard_size=20)
+
+
+@pytest.fixture(scope="session")
+def augmented_dir(tfrecord_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("aug") / "augmented"
+    augment(section("augment", copies=1), tfrecord_dir, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def people() -> list[str]:
+    return PEOPLE
+
+
+@pytest.fixture(scope="session")
+def known_face_dirs(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
+                    ) -> dict[str, Path]:
+    """Faces dirs of the 3 known people from disjoint photos: train, val, test."""
+    lfw = shared_datasets / "lfw-subset"
+    return {name: faces_slice(tmp_path_factory.mktemp(name), lfw, PEOPLE, a, b)
+            for name, (a, b) in {"train": (0, 40), "val": (40, 58), "test": (58, 76)}.items()}
+
+
+@pytest.fixture(scope="session")
+def known_splits(known_face_dirs: dict[str, Path]) -> dict[str, tuple]:
+    return {name: load_faces(d) for name, d in known_face_dirs.items()}
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, known_splits: dict[str, tuple]) -> Path:
+    """model.keras + model_meta.json, as the train stage writes them."""
+    return train_classifier(*known_splits["train"], tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def unknown_faces_dir(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """A faces dir of 4 LFW people the model never saw (15 photos each) plus one known
+    person, whom the open-set report must leave out by name."""
+    return faces_slice(tmp_path_factory.mktemp("unknown"), shared_datasets / "lfw-subset",
+                       [*OTHERS, PEOPLE[0]], 0, 15)
+
+
+@pytest.fixture(scope="session")
+def unknown_faces_arrays(unknown_faces_dir: Path):
+    x, y = load_faces(unknown_faces_dir)
+    return x[y == -1]
+
+
+@pytest.fixture(scope="session")
+def public_faces(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """Faces of 6 LFW people (24 photos each): a public data set for pretraining."""
+    return make_faces_dir(tmp_path_factory.mktemp("public_faces"),
+                          shared_datasets / "lfw-subset", PRETRAIN_PEOPLE)
+
+
+@pytest.fixture(scope="session")
+def public_tfrecords(tmp_path_factory: pytest.TempPathFactory, public_faces: Path) -> Path:
+    """The public faces through the write_tfrecords stage (a 60/20/20 photo split)."""
+    table = split_table(public_faces, lambda rank, n: ("train", "train", "train", "val",
+                                                       "test")[rank % 5])
+    return tfrecords_of(public_faces, table, tmp_path_factory.mktemp("public"), shard_size=50)

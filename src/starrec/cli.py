@@ -5,11 +5,16 @@ Heavy imports (TensorFlow, OpenCV) happen inside each command so `starrec --help
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import typer
 
 from starrec.log import setup_logging
 
+log = logging.getLogger("starrec")
 app = typer.Typer(help="Star face recognition: pipeline helpers and prediction.", no_args_is_help=True)
+
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
@@ -32,12 +37,33 @@ def predict(
                                    "(meta JSON beside it). Default: the registry's champion."),
     out: str = typer.Option("predictions", "--out", "-o", help="Output folder."),
     camera: int = typer.Option(None, "--camera", help="Read this camera instead of files."),
-    params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry name, limits)."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry, limits)."),
 ) -> None:
     """Name the stars in photos, folders, videos or a camera; faces of others are `unknown`."""
-    from starrec.predict.predict import run_predict
+    import mlflow
 
-    run_predict(paths or [], model, out, camera, params)
+    from starrec.config import ConfigError, load_config
+    from starrec.predict.model_io import ModelLoadError
+    from starrec.predict.predict import PredictError, predict_camera, predict_paths
+    from starrec.serve.load import default_model_uri, load_predictor
+    from starrec.tracking import tracking_uri
+
+    try:
+        cfg = load_config(params)
+        if camera is None and not paths:
+            raise PredictError("give photos, folders or videos to predict, or --camera N")
+        mlflow.set_tracking_uri(tracking_uri(cfg.mlflow))
+        p = cfg.predict
+        uri = model or default_model_uri(p.registered_model, p.alias)
+        log.info("model: %s", uri)
+        predictor = load_predictor(uri, p.top_k, p.batch_size)
+        if camera is not None:
+            predict_camera(predictor, camera, Path(out), p)
+        else:
+            predict_paths(predictor, paths, Path(out), p)
+    except (PredictError, ModelLoadError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -62,14 +88,14 @@ def enroll(
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (pretrain.gallery)."),
 ) -> None:
     """Add a star from a few photos (no retraining): face embeddings become its prototype."""
-    from starrec.config import load_config
+    from starrec.config import ConfigError, load_config
     from starrec.enroll.enroll import enroll as add
-
     from starrec.enroll.gallery import EnrollError
 
     try:
-        out = add(name, photos, model, load_config(params).pretrain.gallery)
-    except EnrollError as exc:
+        cfg = load_config(params)
+        out = add(name, photos, model, cfg.pretrain.gallery, cfg.predict.max_image_pixels)
+    except (EnrollError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{name}: {out['added']} faces enrolled, {len(out['skipped'])} photos skipped; "
@@ -84,14 +110,13 @@ def unenroll(
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (pretrain.gallery)."),
 ) -> None:
     """Remove an enrolled star."""
-    from starrec.config import load_config
+    from starrec.config import ConfigError, load_config
     from starrec.enroll.enroll import unenroll as remove
-
     from starrec.enroll.gallery import EnrollError
 
     try:
         out = remove(name, model, load_config(params).pretrain.gallery)
-    except EnrollError as exc:
+    except (EnrollError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{name}: {out['removed']} faces removed; stars left: "

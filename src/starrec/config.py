@@ -1,120 +1,149 @@
 """Typed configuration: params.yaml is read once, here, and passed down as a `Config`.
 
-Every knob of the pipeline lives in params.yaml; unknown keys are an error so a typo in a
-param never silently falls back to a default.
+params.yaml is the only place a knob's value is written: no field here has a default, so a
+missing key is an error instead of a second, silently different value. Types and ranges are
+checked; unknown keys are refused. Every error is one line naming the file and the key.
+
+Data sets: `datasets.<name>` holds what differs between the data sets the data stages
+build (their paths and download source); the selected one is merged into `paths` and
+`download`, so a stage reads `cfg.paths.raw` whatever data set it builds.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from starrec.artifacts import PUBLIC, STARS
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]  # a fraction, 0 and 1 included
+OpenShare = Annotated[float, Field(gt=0, lt=1)]  # a fraction strictly between 0 and 1
+Name = Annotated[str, Field(min_length=1)]
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Paths(Section):
-    """Stage outputs; dvc.yaml reads the same keys through `${paths.*}` templating."""
+# --- paths ----------------------------------------------------------------------------
 
-    raw: Path = Path("data/raw")
-    faces: Path = Path("data/faces")
-    validation: Path = Path("data/validation")
-    splits: Path = Path("data/splits")
-    tfrecords: Path = Path("data/tfrecords")
-    augmented: Path = Path("data/augmented")
-    models: Path = Path("models")
-    reports: Path = Path("reports")
+
+class DataPaths(Section):
+    """The data stages' outputs of one data set (`datasets.<name>.paths`)."""
+
+    raw: Path
+    faces: Path
+    validation: Path
+    splits: Path
+    tfrecords: Path
+
+
+class Paths(DataPaths):
+    """Stage outputs; dvc.yaml reads the same keys through `${...paths.*}` templating."""
+
+    augmented: Path
+    models: Path
+    reports: Path
 
 
 # --- download -------------------------------------------------------------------------
 
 
 class HttpParams(Section):
-    workers: int = 8  # parallel downloads
-    timeout_s: float = 10.0  # connect and read timeout, per attempt
-    retries: int = 3  # on connection errors, timeouts and 5xx (never on 4xx)
-    backoff_factor: float = 0.5  # sleep backoff_factor * 2**(attempt-1) between retries
-    max_bytes: int = 10_000_000  # per image; bigger bodies are recorded `too_large`
+    workers: PosInt  # parallel downloads
+    timeout_s: PosFloat  # connect and read timeout, per attempt
+    retries: NonNegInt  # on connection errors, timeouts and 5xx (never on 4xx)
+    backoff_factor: NonNegFloat  # sleep backoff_factor * 2**(attempt-1) between retries
+    max_bytes: PosInt  # per image; bigger bodies are recorded `too_large`
 
 
 class UrlsSource(Section):
     """The original exercise's format: `<dir>/<star>_urls.txt`, one URL per line."""
 
-    dir: Path = Path("urls")
-    stars: list[str] = [
-        "nicolas_cage",
-        "brad_pitt",
-        "angelina_jolie",
-        "leonardo_dicaprio",
-        "robert_downey_jr",
-    ]
+    dir: Path
+    stars: list[Name]
 
 
 class LfwSource(Section):
     """The funneled LFW archive: the mirror and sha256 of scikit-learn's `fetch_lfw_people`
     (its default, funneled=True, i.e. `FUNNELED_ARCHIVE` in sklearn/datasets/_lfw.py)."""
 
-    url: str = "https://ndownloader.figshare.com/files/5976015"
-    sha256: str = "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a"
-    filename: str = "lfw-funneled.tgz"  # name of the verified copy in `cache_dir`
+    url: Name
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+    filename: Name  # name of the verified copy in `cache_dir`
 
 
 class FolderSource(Section):
     """A class-per-folder directory, or a .zip / .tar.gz file or URL of one."""
 
-    path: str = "../shared/datasets/lfw-subset"
+    path: Name
 
 
 class ArchiveLimits(Section):
     """Caps for any archive extracted (LFW, folder archives); also the archive download cap."""
 
-    max_files: int = 200_000
-    max_total_bytes: int = 2_000_000_000
-    max_member_bytes: int = 50_000_000
+    max_files: PosInt
+    max_total_bytes: PosInt
+    max_member_bytes: PosInt
 
 
-class DownloadParams(Section):
-    source: Literal["urls", "lfw", "folder"] = "folder"
-    classes: list[str] = []  # explicit class list; empty = every class the source has
-    min_images_per_class: int = 0  # keep classes with at least this many ok images
-    cache_dir: Path = Path("data/cache")  # verified downloads kept between runs (resume)
-    http: HttpParams = HttpParams()
-    urls: UrlsSource = UrlsSource()
-    lfw: LfwSource = LfwSource()
-    folder: FolderSource = FolderSource()
-    archive: ArchiveLimits = ArchiveLimits()
+class DatasetDownload(Section):
+    """What one data set downloads (`datasets.<name>.download`)."""
+
+    source: Literal["urls", "lfw", "folder"]
+    classes: list[Name]  # explicit class list; empty = every class the source has
+    min_images_per_class: NonNegInt  # keep classes with at least this many ok images
+    folder: FolderSource
+
+
+class DownloadParams(DatasetDownload):
+    """The selected data set's download knobs plus the ones all data sets share."""
+
+    cache_dir: Path  # verified downloads kept between runs (resume)
+    http: HttpParams
+    urls: UrlsSource
+    lfw: LfwSource
+    archive: ArchiveLimits
+
+
+class DatasetParams(Section):
+    paths: DataPaths
+    download: DatasetDownload
 
 
 # --- extract_faces --------------------------------------------------------------------
 
 
 class HaarParams(Section):
-    cascade: str = "haarcascade_frontalface_alt2.xml"  # a file in cv2.data.haarcascades
-    scale_factor: float = 1.1
-    min_neighbors: int = 3
-    min_size: int = 24  # in detection-image pixels (min_face_size, scaled, may raise it)
+    cascade: Name  # a file in cv2.data.haarcascades
+    scale_factor: Annotated[float, Field(gt=1)]
+    min_neighbors: NonNegInt
+    min_size: PosInt  # in detection-image pixels (min_face_size, scaled, may raise it)
 
 
 class MtcnnParams(Section):
-    min_confidence: float = 0.9
+    min_confidence: Share
 
 
 class ExtractParams(Section):
-    detector: Literal["haar", "mtcnn", "yunet"] = "haar"
-    haar: HaarParams = HaarParams()
-    mtcnn: MtcnnParams = MtcnnParams()
-    detect_max_side: int = 640  # photos are downscaled to this before detection
-    policy: Literal["largest", "all", "most_confident"] = "largest"
-    margin: float = 0.2  # fraction of the box side added on every side
-    min_face_size: int = 40  # in original-photo pixels
-    image_size: int = 64
-    color_mode: Literal["gray", "rgb"] = "gray"
-    n_jobs: int = 2
-    preview_per_class: int = 8
+    detector: Literal["haar", "mtcnn", "yunet"]
+    haar: HaarParams
+    mtcnn: MtcnnParams
+    detect_max_side: PosInt  # photos are downscaled to this before detection
+    policy: Literal["largest", "all", "most_confident"]
+    margin: NonNegFloat  # fraction of the box side added on every side
+    min_face_size: PosInt  # in original-photo pixels
+    image_size: PosInt
+    color_mode: Literal["gray", "rgb"]
+    n_jobs: PosInt
+    preview_per_class: PosInt
 
 
 # --- pretrained face models (faces/artifacts, detectors, align, embed) ----------------
@@ -164,33 +193,39 @@ class CleanParams(Section):
 
 
 class ValidateParams(Section):
-    min_images_per_class: int = 10
-    min_face_size: int = 40
-    max_face_size: int = 4000
-    min_blur_var: float = 0.0  # Laplacian variance below this counts as blurry
-    max_blur_share: float = 1.0  # at most this share of faces may be blurry; 1.0 = no blur gate
+    min_images_per_class: NonNegInt
+    min_face_size: NonNegInt
+    max_face_size: PosInt
+    min_blur_var: NonNegFloat  # Laplacian variance below this counts as blurry
+    max_blur_share: Share  # at most this share of faces may be blurry; 1.0 = no blur gate
 
 
 class SplitParams(Section):
     """Shares of each class per split (they must sum to 1) over leakage groups."""
 
-    train: float = Field(0.6, gt=0, lt=1)
-    val: float = Field(0.2, gt=0, lt=1)
-    test: float = Field(0.2, gt=0, lt=1)
-    seed: int = 42
-    phash_max_distance: int = Field(4, ge=0)  # faces this close (Hamming bits) are one group
+    train: OpenShare
+    val: OpenShare
+    test: OpenShare
+    seed: int
+    phash_max_distance: NonNegInt  # faces this close (Hamming bits) are one group
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitParams:
+        if abs(self.train + self.val + self.test - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {self.train + self.val + self.test:g}")
+        return self
 
 
 class TfrecordsParams(Section):
-    shard_size: int = Field(500, gt=0)  # records per shard at most; shards are balanced
+    shard_size: PosInt  # records per shard at most; shards are balanced
 
 
 class RangeOp(Section):
     """An augmentation op, applied with a value drawn uniformly from [low, high]."""
 
-    enabled: bool = True
-    low: float = 0.0
-    high: float = 0.0
+    enabled: bool
+    low: float
+    high: float
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeOp:
@@ -207,41 +242,41 @@ class AugmentParams(Section):
     translation: shift as a fraction of the image side.
     """
 
-    copies: int = Field(2, ge=1)  # augmented images written per train image
-    seed: int = 42
-    flip: bool = True  # horizontal, with probability 1/2
-    brightness: RangeOp = RangeOp(low=-0.25, high=0.25)
-    contrast: RangeOp = RangeOp(low=0.7, high=1.5)
-    saturation: RangeOp = RangeOp(low=0.7, high=1.3)
-    hue: RangeOp = RangeOp(low=-0.05, high=0.05)
-    rotation_deg: RangeOp = RangeOp(low=-15.0, high=15.0)
-    zoom: RangeOp = RangeOp(low=0.9, high=1.1)
-    translation: RangeOp = RangeOp(low=-0.08, high=0.08)
+    copies: PosInt  # augmented images written per train image
+    seed: int
+    flip: bool  # horizontal, with probability 1/2
+    brightness: RangeOp
+    contrast: RangeOp
+    saturation: RangeOp
+    hue: RangeOp
+    rotation_deg: RangeOp
+    zoom: RangeOp
+    translation: RangeOp
 
 
 # --- train / evaluate / tracking -------------------------------------------------------
 
 
 class OptimizerParams(Section):
-    name: Literal["sgd", "momentum", "adam", "rmsprop"] = "adam"
-    learning_rate: float = 5e-4
-    momentum: float = 0.9
+    name: Literal["sgd", "momentum", "adam", "rmsprop"]
+    learning_rate: PosFloat
+    momentum: Annotated[float, Field(ge=0, lt=1)]
 
 
 class ScheduleParams(Section):
-    name: Literal["constant", "exponential", "time_decay", "step", "cosine"] = "cosine"
-    decay_rate: float = 0.96  # exponential: lr * rate ** (epoch // decay_epochs)
-    decay_epochs: int = 20  # exponential step length; step: halve every N epochs
-    staircase: bool = True
-    decay: float = 0.01  # time_decay: lr / (1 + decay * epoch)
-    drop: float = 0.5  # step: factor per `decay_epochs`
-    min_lr: float = 0.0  # cosine floor
+    name: Literal["constant", "exponential", "time_decay", "step", "cosine"]
+    decay_rate: PosFloat  # exponential: lr * rate ** (epoch // decay_epochs)
+    decay_epochs: PosInt  # exponential step length; step: halve every N epochs
+    staircase: bool
+    decay: NonNegFloat  # time_decay: lr / (1 + decay * epoch)
+    drop: PosFloat  # step: factor per `decay_epochs`
+    min_lr: NonNegFloat  # cosine floor
 
 
 class TransferParams(Section):
-    backbone: str = "MobileNetV2"
-    weights: str = "none"  # imagenet | none | pretrained | path to a weights file
-    fine_tune_layers: int = 0  # 0 = frozen feature extractor
+    backbone: Name
+    weights: Name  # imagenet | none | pretrained | path to a weights file
+    fine_tune_layers: NonNegInt  # 0 = frozen feature extractor
 
 
 class EmbeddingHeadParams(Section):
@@ -256,53 +291,56 @@ class EmbeddingHeadParams(Section):
 
 
 class TrainParams(Section):
-    model: Literal["fcn", "star_cnn", "transfer"] = "star_cnn"
-    epochs: int = 20
-    batch_size: int = 32
-    optimizer: OptimizerParams = OptimizerParams()
-    schedule: ScheduleParams = ScheduleParams()
-    l2: float = 1e-4
-    dropout: float = 0.3
-    batch_norm: bool = True
-    early_stopping_patience: int = 8
-    class_weights: bool = True
-    online_augmentation: bool = False
-    use_augmented: bool = True  # train on train + train_aug shards
-    transfer: TransferParams = TransferParams()
-    embedding_head: EmbeddingHeadParams | None = None  # required once every section is
-    seed: int = 42
-    deterministic: bool = False
-    mixed_precision: bool = False
-    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    model: Literal["fcn", "star_cnn", "transfer"]
+    epochs: PosInt
+    batch_size: PosInt
+    optimizer: OptimizerParams
+    schedule: ScheduleParams
+    l2: NonNegFloat
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    batch_norm: bool
+    early_stopping_patience: NonNegInt
+    class_weights: bool
+    online_augmentation: bool
+    use_augmented: bool  # train on train + train_aug shards
+    transfer: TransferParams
+    embedding_head: EmbeddingHeadParams
+    seed: int
+    deterministic: bool
+    mixed_precision: bool
+    strategy: Literal["default", "mirrored", "multi_worker"]
 
 
 class MlflowParams(Section):
-    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI overrides
-    experiment: str = "starrec"
-    registered_model: str = "starrec"
-    log_locally_if_unreachable: bool = False
-    connect_timeout_s: float = 5.0
+    tracking_uri: Name  # MLFLOW_TRACKING_URI overrides
+    experiment: Name
+    registered_model: Name
+    log_locally_if_unreachable: bool
+    connect_timeout_s: PosFloat
+
+
+GateMetric = Literal["accuracy", "top_k_accuracy", "macro_f1", "macro_precision",
+                     "macro_recall", "macro_iou", "micro_f1", "micro_iou"]
 
 
 class GateParams(Section):
-    """`champion` moves only if the candidate beats champion and baseline by `margin`."""
+    """`predict.alias` moves only if the candidate beats champion and baseline by `margin`."""
 
-    metric: Literal["accuracy", "top_k_accuracy", "macro_f1", "macro_precision",
-                    "macro_recall", "macro_iou", "micro_f1", "micro_iou"] = "accuracy"
-    margin: float = 0.0
+    metric: GateMetric
+    margin: NonNegFloat
 
 
 class EvaluateParams(Section):
-    top_k: int = 3
-    batch_size: int = 128
-    baseline_components: int = 100  # PCA components (eigenfaces), capped by the train size
-    baseline_C: list[float] = [1.0, 10.0, 100.0]  # SVC grid, 3-fold CV on the train split
-    baseline_gamma: list[float | Literal["scale"]] = ["scale", 0.003, 0.001]
-    seed: int = 42
-    misclassified_max: int = 36  # faces shown in reports/misclassified.png
-    compare_pretrained: bool = True  # also score the pretrain backbone: transfer + prototypes
-    few_shot: int = 5  # train photos per class for the few-shot prototype score
-    gate: GateParams = GateParams()
+    top_k: PosInt
+    batch_size: PosInt
+    baseline_components: PosInt  # PCA components (eigenfaces), capped by the train size
+    baseline_C: Annotated[list[PosFloat], Field(min_length=1)]  # SVC grid, 3-fold CV
+    baseline_gamma: Annotated[list[PosFloat | Literal["scale"]], Field(min_length=1)]
+    seed: int
+    misclassified_max: NonNegInt  # faces shown in reports/misclassified.png
+    compare_pretrained: bool  # also score the pretrain backbone: transfer + prototypes
+    few_shot: PosInt  # train photos per class for the few-shot prototype score
+    gate: GateParams
 
 
 # --- calibrate / predict / serve ------------------------------------------------------
@@ -313,25 +351,25 @@ class UnknownPeopleParams(Section):
     manifest.csv (faces contract) or a class-per-folder photo dir (faces are then detected
     with the model's own extract params). Trained class names are excluded automatically."""
 
-    path: str = "../shared/datasets/lfw-subset"
-    max_per_person: int = 10
-    seed: int = 42
-    calibration_share: float = Field(0.5, ge=0.0, lt=1.0)  # people used to set the threshold
-    prior: float = Field(0.2, gt=0.0, lt=1.0)  # expected share of faces seen that are unknown
+    path: Name
+    max_per_person: PosInt
+    seed: int
+    calibration_share: Annotated[float, Field(ge=0, lt=1)]  # people used to set the threshold
+    prior: OpenShare  # expected share of faces seen that are unknown
 
 
 class PredictParams(Section):
-    registered_model: str = "starrec-pyfunc"  # pyfunc (detect + classify + threshold)
-    alias: str = "champion"  # the registry alias `starrec predict` loads by default
-    score: Literal["max_prob", "margin"] = "max_prob"
-    target_precision: float = 0.95  # on the val split: share of named faces that are right
-    unknown: UnknownPeopleParams = UnknownPeopleParams()
-    batch_size: int = 64
-    top_k: int = 3
-    video_every: int = 5  # classify every Nth video frame
-    max_frames: int = 0  # 0 = whole video; camera default 300
-    max_image_bytes: int = 10_000_000  # serving payload cap per image (decoded bytes)
-    max_image_pixels: int = 40_000_000
+    registered_model: Name  # pyfunc (detect + classify + threshold)
+    alias: Name  # the alias a promoted model carries; what `starrec predict` loads
+    score: Literal["max_prob", "margin"]
+    target_precision: Annotated[float, Field(gt=0, le=1)]  # on val: named faces that are right
+    unknown: UnknownPeopleParams
+    batch_size: PosInt
+    top_k: PosInt
+    video_every: PosInt  # classify every Nth video frame
+    max_frames: NonNegInt  # 0 = whole video; a camera then reads 300 frames
+    max_image_bytes: PosInt  # serving payload cap per image (decoded bytes)
+    max_image_pixels: PosInt  # any photo decoded for prediction, enrolment or serving
 
 
 # --- pretrain / enrol -----------------------------------------------------------------
@@ -340,97 +378,105 @@ class PredictParams(Section):
 class PretrainAugment(Section):
     """Online augmentation while pretraining (Keras preprocessing layers, train batches only)."""
 
-    flip: bool = True
-    rotation_deg: float = 10.0
-    zoom: float = 0.1
-    translation: float = 0.08
-    contrast: float = 0.3
-    brightness: float = 0.2
+    flip: bool
+    rotation_deg: NonNegFloat
+    zoom: Annotated[float, Field(ge=0, lt=1)]
+    translation: Annotated[float, Field(ge=0, lt=1)]
+    contrast: Share
+    brightness: Share
 
 
 class GalleryParams(Section):
     """Few-shot enrolment: class prototypes (mean embeddings) beside the backbone."""
 
-    unknown_accept: float = 0.05  # threshold: at most this share of unknown people's faces named
-    max_impostors: int = 2000  # held-out public faces kept for calibrating that threshold
+    unknown_accept: OpenShare  # threshold: at most this share of unknown people's faces named
+    max_impostors: PosInt  # held-out public faces kept for calibrating that threshold
 
 
 class PretrainParams(Section):
-    """Face-embedding backbone trained on a public identity set (`datasets.public_faces`) with
-    an additive-angular-margin (ArcFace) head; the star set's people are excluded by name."""
+    """Face-embedding backbone trained on the `public` data set with an additive-angular-margin
+    (ArcFace) head; the star data set's people are excluded by name."""
 
-    data: Path = Path("data/public/tfrecords")  # the public set's write_tfrecords output
-    embedding_dim: int = 128
-    widths: list[int] = [16, 32, 64, 128]  # conv blocks (two 3x3 convs + pool each)
-    dropout: float = 0.2
-    l2: float = 5e-4
-    arc_scale: float = 20.0  # ArcFace s
-    arc_margin: float = 0.2  # ArcFace m (radians)
-    epochs: int = 40
-    batch_size: int = 64
-    learning_rate: float = 3e-3  # Adam, cosine decay to 0
-    augment: PretrainAugment = PretrainAugment()
-    holdout_people: float = 0.2  # share of identities held out for verification
-    pairs: int = 1000  # same-person and different-person pairs each, from held-out people
-    seed: int = 42
-    registered_model: str = "starrec-backbone"
-    gallery: GalleryParams = GalleryParams()
+    embedding_dim: PosInt
+    widths: Annotated[list[PosInt], Field(min_length=1)]  # conv blocks (two 3x3 convs + pool)
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    l2: NonNegFloat
+    arc_scale: PosFloat  # ArcFace s
+    arc_margin: Annotated[float, Field(ge=0, lt=1.5)]  # ArcFace m (radians)
+    epochs: PosInt
+    batch_size: PosInt
+    learning_rate: PosFloat  # Adam, cosine decay to 0
+    augment: PretrainAugment
+    holdout_people: OpenShare  # share of identities held out for verification
+    pairs: PosInt  # same-person and different-person pairs each, from held-out people
+    seed: int
+    registered_model: Name
+    gallery: GalleryParams
 
 
 class Config(Section):
-    paths: Paths = Paths()
-    download: DownloadParams = DownloadParams()
-    extract: ExtractParams = ExtractParams()
-    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
-    split: SplitParams = SplitParams()
-    tfrecords: TfrecordsParams = TfrecordsParams()
-    augment: AugmentParams = AugmentParams()
-    train: TrainParams = TrainParams()
-    mlflow: MlflowParams = MlflowParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    predict: PredictParams = PredictParams()
-    pretrain: PretrainParams = PretrainParams()
-    faces: FacesParams | None = None  # required once every section is (None: code needing it fails)
-    clean: CleanParams | None = None  # required once every section is
-    # Named data sets run through the same stages with these overrides (e.g. `public_faces`
-    # for pretraining): `python pipelines/<stage>.py --dataset public_faces`.
-    datasets: dict[str, dict[str, Any]] = {}
+    paths: Paths
+    download: DownloadParams
+    extract: ExtractParams
+    validate_: ValidateParams = Field(alias="validate")
+    split: SplitParams
+    tfrecords: TfrecordsParams
+    augment: AugmentParams
+    train: TrainParams
+    mlflow: MlflowParams
+    evaluate: EvaluateParams
+    predict: PredictParams
+    pretrain: PretrainParams
+    faces: FacesParams
+    clean: CleanParams
+    datasets: dict[str, DatasetParams]
 
 
 class ConfigError(ValueError):
     """params.yaml is missing, unreadable or has a wrong key/value."""
 
 
-def load_config(path: str | Path = "params.yaml", dataset: str | None = None) -> Config:
-    """Read and validate params.yaml; errors name the file and the offending key.
+_DATASETS = TypeAdapter(dict[str, DatasetParams])
 
-    With `dataset`, that entry of `datasets:` is deep-merged over the top-level sections, so
-    the same stage code builds another data set into other paths. Every entry is validated
-    up front, so a typo in any of them fails at once.
-    """
+
+def load_config(path: str | Path, dataset: str = STARS) -> Config:
+    """Read and validate params.yaml; errors name the file and the offending key."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read params ({exc})") from exc
-    base = _validate(raw, path, "")
-    merged = {name: _validate(_deep_merge(raw, over), path, f"datasets.{name}.")
-              for name, over in base.datasets.items()}
-    if dataset is None:
-        return base
-    if dataset not in merged:
+    return parse_config(raw, path, dataset)
+
+
+def parse_config(raw: dict[str, Any], path: str | Path, dataset: str = STARS) -> Config:
+    """Validate params already read (`path` names them in errors), with `dataset`'s
+    `datasets:` entry merged into `paths` and `download`."""
+    datasets = _checked(lambda: _DATASETS.validate_python(raw.get("datasets")), path,
+                        "datasets.")
+    for required in (STARS, PUBLIC):
+        if required not in datasets:
+            raise ConfigError(f"{path}: invalid params (datasets.{required}: missing; the "
+                              f"{'model' if required == STARS else 'pretrain'} stages read it)")
+    if dataset not in datasets:
         raise ConfigError(f"{path}: no data set {dataset!r} under `datasets:` "
-                          f"(have: {', '.join(merged) or 'none'})")
-    return merged[dataset]
+                          f"(have: {', '.join(datasets)})")
+    for section, own in (("paths", DataPaths), ("download", DatasetDownload)):
+        shadowed = sorted(set(raw.get(section) or {}) & set(own.model_fields))
+        if shadowed:
+            raise ConfigError(f"{path}: invalid params ({section}.{shadowed[0]}: set per data "
+                              f"set, under datasets.<name>.{section})")
+    merged = _deep_merge(raw, raw["datasets"][dataset])
+    return _checked(lambda: Config.model_validate(merged), path, "")
 
 
-def _validate(raw: dict[str, Any], path: Path, where: str) -> Config:
+def _checked(validate: Any, path: str | Path, where: str) -> Any:
     try:
-        return Config.model_validate(raw)
+        return validate()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{where}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+            f"{(where + '.'.join(str(p) for p in e['loc'])).rstrip('.')}: {e['msg']}"
+            for e in exc.errors())
         raise ConfigError(f"{path}: invalid params ({problems})") from exc
 
 

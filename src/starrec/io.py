@@ -53,6 +53,16 @@ def write_json_atomic(target: str | Path, obj: Any) -> None:
     write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def save_keras(model: Any, target: str | Path) -> None:
+    """Save a Keras model atomically; Keras insists on a `.keras` name, so it is saved under
+    `target`'s own name in a temp dir beside it, then renamed over it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as tmp:
+        model.save(Path(tmp) / target.name)
+        os.replace(Path(tmp) / target.name, target)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Build a directory in a temp sibling, then swap it in for `target` in one rename.

@@ -8,27 +8,30 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from starrec.artifacts import STARS
 from starrec.config import Config, ConfigError, load_config
 from starrec.log import setup_logging
 
 log = logging.getLogger("starrec")
+PARAMS = Path("params.yaml")
 
 
 class StageError(RuntimeError):
     """The stage cannot go on; the message is one line naming the file and the reason."""
 
 
-def run_stage(body: Callable[[Config], object], params: str | Path = "params.yaml") -> None:
-    """Load params once, run the stage body, and turn a StageError into exit code 1.
+def run_stage(main: Callable[[Config], object]) -> None:
+    """Load params.yaml once, run the stage's `main`, and turn a StageError into exit code 1.
 
-    `--dataset NAME` on the command line selects a `datasets:` entry of params.yaml.
+    `--dataset NAME` merges that `datasets:` entry into `paths` and `download` (default: the
+    star data set, which the model stages use).
     """
     setup_logging()
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", default=None, help="a `datasets:` entry of params.yaml")
+    parser.add_argument("--dataset", default=STARS, help="a `datasets:` entry of params.yaml")
     dataset = parser.parse_args().dataset
     try:
-        body(load_config(params, dataset))
+        main(load_config(PARAMS, dataset))
     except (StageError, ConfigError) as exc:
         log.error("%s", exc)
         sys.exit(1)

@@ -1,6 +1,6 @@
-"""MLflow plumbing shared by train and evaluate: connect (fail fast when a server is down),
-the models/run.json hand-over so evaluate resumes the training run, flat params and tags
-that pin a run to its code (git) and data (dvc.lock)."""
+"""MLflow plumbing shared by the stages that track: connect (fail fast when a server is down),
+the models/run.json hand-over so later stages log to the training run, flat params and
+tags that pin a run to its code (git) and data (dvc.lock), pinned pip requirements."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ import urllib3
 import yaml
 
 from starrec.config import DownloadParams, MlflowParams
+from starrec.flat import flatten
 from starrec.io import write_json_atomic
 from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
 
 LOCAL_FALLBACK_URI = "sqlite:///mlflow.db"
-RUN_JSON = "run.json"
 RUN_KEYS = ("run_id", "experiment_id", "tracking_uri", "registered_model", "model_version")
 DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecords", "augment")
+# what a logged model needs to run as it runs here (the installed TF dist is whichever exists)
+REQUIREMENTS = ("mlflow", "keras", "tensorflow", "tensorflow-cpu", "opencv-python-headless",
+                "mtcnn", "numpy", "pandas", "pillow", "pydantic", "pyyaml")
 
 
 def tracking_uri(cfg: MlflowParams) -> str:
@@ -73,19 +76,18 @@ def connect(cfg: MlflowParams) -> str:
     return uri
 
 
-def write_run_json(models_dir: Path, **run: Any) -> Path:
-    """models/run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version}."""
+def write_run_json(path: Path, **run: Any) -> Path:
+    """run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version}."""
     missing = [k for k in RUN_KEYS if k not in run]
     if missing:
         raise ValueError(f"run.json needs {', '.join(missing)}")
-    path = Path(models_dir) / RUN_JSON
     write_json_atomic(path, {k: run[k] for k in RUN_KEYS})
-    return path
+    return Path(path)
 
 
-def read_run_json(models_dir: Path) -> dict[str, Any]:
+def read_run_json(path: Path) -> dict[str, Any]:
     """The training run, for `mlflow.start_run(run_id=...)`; StageError if missing or broken."""
-    path = Path(models_dir) / RUN_JSON
+    path = Path(path)
     try:
         run = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -95,26 +97,31 @@ def read_run_json(models_dir: Path) -> dict[str, Any]:
     return run
 
 
-def flatten_params(obj: Any, prefix: str = "") -> dict[str, str]:
+def flatten_params(obj: Any) -> dict[str, str]:
     """Nested dicts/lists → {"train.optimizer.name": "adam", ...} (MLflow params are flat)."""
-    if isinstance(obj, Mapping):
-        out: dict[str, str] = {}
-        for key, value in obj.items():
-            out.update(flatten_params(value, f"{prefix}{key}."))
-        return out
-    if isinstance(obj, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in obj):
-        out = {}
-        for i, value in enumerate(obj):
-            out.update(flatten_params(value, f"{prefix}{i}."))
-        return out
-    value = json.dumps(obj) if isinstance(obj, (list, tuple)) else str(obj)
-    return {prefix.rstrip("."): value[:6000]}
+    return {key: (json.dumps(value) if isinstance(value, (list, tuple)) else str(value))[:6000]
+            for key, value in flatten(obj).items()}
+
+
+def pip_requirements() -> list[str]:
+    """REQUIREMENTS pinned to the versions installed here, so a logged model is loaded with
+    the stack it was made with (and mlflow skips its slow requirement inference)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for dist in REQUIREMENTS:
+        try:
+            pinned.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
 
 
 def dataset_name(download: DownloadParams) -> str:
     """A readable name for the data set, e.g. `lfw-subset (folder, >= 70 per class)`."""
-    source = {"folder": Path(download.folder.path).name or download.folder.path,
-              "lfw": "lfw", "urls": str(download.urls.dir)}[download.source]
+    source = download.source
+    if source == "folder":
+        source = Path(download.folder.path).name or download.folder.path
     parts = [download.source]
     if download.classes:
         parts.append(f"{len(download.classes)} classes")

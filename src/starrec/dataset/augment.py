@@ -1,4 +1,4 @@
-"""Offline augmentation of the train shards (the `augment` stage) and the online Keras layers.
+"""Offline augmentation of the train shards (for the `augment` stage) and the online Keras layers.
 
 Each copy draws its op values from a numpy Generator seeded with (seed, record index, copy),
 so the output is reproducible byte for byte and one record's copies do not depend on the
@@ -21,10 +21,17 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from starrec.artifacts import AUGMENTED_SPLIT
 from starrec.config import AugmentParams, RangeOp
-from starrec.dataset.tfrecords import (list_shards, make_example, make_schema, parse_example,
-                                       read_label_map, read_schema, write_shards)
-from starrec.io import atomic_dir, write_json_atomic
+from starrec.dataset.tfrecords import (
+    list_shards,
+    make_example,
+    make_schema,
+    parse_example,
+    read_label_map,
+    read_schema,
+    write_shards,
+)
 from starrec.stage import StageError
 
 matplotlib.use("Agg")
@@ -32,7 +39,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-PREFIX = "train_aug"
 PREVIEW_ROWS = 8
 PREVIEW_COPIES = 5
 
@@ -97,19 +103,26 @@ def apply_ops(image: np.ndarray, cfg: AugmentParams, d: Draw) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def augment(cfg: AugmentParams, tfrecord_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Write `copies` augmented versions of every train record as `train_aug-*` shards, plus
-    schema.json, label_map.json and augment_preview.png, into `out_dir` (atomically)."""
-    tfrecord_dir, out_dir = Path(tfrecord_dir), Path(out_dir)
+def read_train(tfrecord_dir: Path) -> tuple[dict[str, Any], list[str], list[Path]]:
+    """The schema, class names and train shards of a TFRecord dir; StageError if unusable."""
     try:
         schema = read_schema(tfrecord_dir)
         classes = read_label_map(tfrecord_dir)
         shards = list_shards(tfrecord_dir, "train")
     except (OSError, ValueError, KeyError) as exc:
         raise StageError(f"{tfrecord_dir}: cannot read the train TFRecords ({exc})") from exc
-    n_train = schema["splits"]["train"]["records"]
-    if n_train == 0:
+    if schema["splits"]["train"]["records"] == 0:
         raise StageError(f"{tfrecord_dir}: no train records to augment")
+    return schema, classes, shards
+
+
+def write_augmented(cfg: AugmentParams, schema: dict[str, Any], classes: list[str],
+                    shards: list[Path], out_dir: Path
+                    ) -> tuple[dict[str, Any], list[tuple[str, list[np.ndarray]]]]:
+    """Write `copies` augmented versions of every train record as `train_aug-*` shards into
+    `out_dir`; returns their schema and the preview rows (the first face of up to
+    PREVIEW_ROWS classes with its first copies)."""
+    n_train = schema["splits"]["train"]["records"]
     if schema["image"]["channels"] != 3 and (cfg.saturation.enabled or cfg.hue.enabled):
         log.info("saturation/hue skipped: images have %d channel(s), not RGB",
                  schema["image"]["channels"])
@@ -136,21 +149,17 @@ def augment(cfg: AugmentParams, tfrecord_dir: Path, out_dir: Path) -> dict[str, 
                 yield make_example(png, label, f["label_name"].numpy().decode(), out.shape,
                                    f["source_id"].numpy().decode())
 
-    with atomic_dir(out_dir) as tmp:
-        try:
-            names = write_shards(records(), n_train * cfg.copies, tmp, PREFIX, schema["shard_size"])
-        except (tf.errors.OpError, ValueError) as exc:
-            raise StageError(f"{tfrecord_dir}: cannot augment the train shards ({exc})") from exc
-        out_schema = make_schema(
-            [schema["image"][k] for k in ("height", "width", "channels")],
-            {PREFIX: {"records": n_train * cfg.copies, "shards": names, "per_label": per_label}},
-            shard_size=schema["shard_size"], augment=cfg.model_dump())
-        write_json_atomic(tmp / "schema.json", out_schema)
-        write_json_atomic(tmp / "label_map.json", {"classes": classes})
-        save_preview(list(preview.values()), tmp / "augment_preview.png")
-    log.info("%s: %d augmented records from %d train records (%d copies)", out_dir,
-             n_train * cfg.copies, n_train, cfg.copies)
-    return out_schema
+    try:
+        names = write_shards(records(), n_train * cfg.copies, out_dir, AUGMENTED_SPLIT,
+                             schema["shard_size"])
+    except (tf.errors.OpError, ValueError) as exc:
+        raise StageError(f"{shards[0].parent}: cannot augment the train shards ({exc})") from exc
+    out_schema = make_schema(
+        [schema["image"][k] for k in ("height", "width", "channels")],
+        {AUGMENTED_SPLIT: {"records": n_train * cfg.copies, "shards": names,
+                           "per_label": per_label}},
+        shard_size=schema["shard_size"], augment=cfg.model_dump())
+    return out_schema, list(preview.values())
 
 
 def save_preview(rows: list[tuple[str, list[np.ndarray]]], path: Path) -> None:

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from starrec.artifacts import LABEL_MAP, SCHEMA
 from starrec.dataset.tfrecords import FEATURES
 
 matplotlib.use("Agg")
@@ -97,11 +98,11 @@ def inspect_tfrecords(path: Path, schema_path: Path | None = None) -> Inspection
     path = Path(path)
     files = _shards(path)
     folder = path if path.is_dir() else path.parent
-    schema_path = schema_path or (folder / "schema.json" if (folder / "schema.json").exists() else None)
+    schema_path = schema_path or (folder / SCHEMA if (folder / SCHEMA).exists() else None)
     schema = json.loads(Path(schema_path).read_text()) if schema_path else {}
     expected = schema.get("features", FEATURES)
     missing_core = sorted(set(FEATURES) - set(expected))
-    labels = folder / "label_map.json"
+    labels = folder / LABEL_MAP
     classes = json.loads(labels.read_text())["classes"] if labels.exists() else None
     result = Inspection(files)
     if not files:

@@ -1,4 +1,4 @@
-"""Stage `split`: stratified train/val/test over leakage groups, so no face has a twin elsewhere.
+"""Stratified train/val/test over leakage groups, so no face has a twin elsewhere.
 
 Faces are joined into groups (connected components) when they share a file hash (exact
 duplicates), a source photo (two faces cut from one picture), or have perceptual hashes within
@@ -22,29 +22,27 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
+from starrec.artifacts import SPLITS
 from starrec.config import SplitParams
-from starrec.dataset.manifest import ok_faces, read_faces_manifest
-from starrec.dataset.split_plot import plot_split_counts
-from starrec.io import atomic_dir, write_json_atomic
+from starrec.dataset.manifest import ok_faces
 from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
+SPLIT_COLUMNS = ("face_id", "class", "label", "path", "split", "group")  # split.csv
 BLOCK = 1024  # phash rows compared at once: BLOCK x n x hash-bytes of memory
 
 
-def split_faces(params: SplitParams, manifest_path: Path, out_dir: Path) -> dict[str, Any]:
-    """Write `split.csv` (face_id, class, label, path, split, group), `stats.json` and
-    `class_counts.png` to `out_dir`; returns the stats. `path` is relative to the faces dir."""
-    faces = ok_faces(read_faces_manifest(manifest_path)).sort_values("face_id", ignore_index=True)
+def split_faces(params: SplitParams, faces: pd.DataFrame, where: Path
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The ok faces of a faces manifest with `group`, `split` and `label` columns (sorted by
+    face_id), the class x split counts and the stats; `where` names the manifest in errors."""
+    faces = ok_faces(faces).sort_values("face_id", ignore_index=True)
     if faces.empty:
-        raise StageError(f"{manifest_path}: no faces (status == ok) to split")
+        raise StageError(f"{where}: no faces (status == ok) to split")
     ratios = {"train": params.train, "val": params.val, "test": params.test}
-    if abs(sum(ratios.values()) - 1.0) > 1e-6:
-        raise StageError(f"split ratios must sum to 1, got {ratios}")
-    _check_class_sizes(faces, manifest_path)
-    group, merged = leakage_groups(faces, params.phash_max_distance, manifest_path)
+    _check_class_sizes(faces, where)
+    group, merged = leakage_groups(faces, params.phash_max_distance, where)
     faces["group"] = group
     faces["split"] = assign_splits(faces["class"], faces["group"], ratios, params.seed)
     classes = sorted(faces["class"].unique())
@@ -53,7 +51,7 @@ def split_faces(params: SplitParams, manifest_path: Path, out_dir: Path) -> dict
     for name, row in counts.iterrows():
         if (row == 0).any():
             raise StageError(
-                f"{manifest_path}: class {name!r} has {row.sum()} faces in "
+                f"{where}: class {name!r} has {row.sum()} faces in "
                 f"{faces.loc[faces['class'] == name, 'group'].nunique()} leakage groups, "
                 f"too few to put one in each of {', '.join(SPLITS)}")
     stats = {
@@ -67,27 +65,22 @@ def split_faces(params: SplitParams, manifest_path: Path, out_dir: Path) -> dict
                    "merged": merged,
                    "phash_max_distance": params.phash_max_distance},
     }
-    with atomic_dir(out_dir) as tmp:
-        columns = ["face_id", "class", "label", "path", "split", "group"]
-        faces[columns].to_csv(tmp / "split.csv", index=False)
-        write_json_atomic(tmp / "stats.json", stats)
-        plot_split_counts(counts, tmp / "class_counts.png")
     log.info("split %d faces (%d groups, merged: %s): %s", len(faces), stats["groups"]["total"],
              merged, stats["totals"])
-    return stats
+    return faces[list(SPLIT_COLUMNS)], counts, stats
 
 
-def _check_class_sizes(faces: pd.DataFrame, manifest_path: Path) -> None:
+def _check_class_sizes(faces: pd.DataFrame, where: Path) -> None:
     sizes = faces["class"].value_counts()
     small = sizes[sizes < len(SPLITS)]
     if not small.empty:
         named = ", ".join(f"{name!r} ({n} faces)" for name, n in small.sort_index().items())
-        raise StageError(f"{manifest_path}: too few faces to appear in every split "
+        raise StageError(f"{where}: too few faces to appear in every split "
                          f"({', '.join(SPLITS)}): {named}")
 
 
 def leakage_groups(faces: pd.DataFrame, phash_max_distance: int,
-                   manifest_path: Path) -> tuple[np.ndarray, dict[str, int]]:
+                   where: Path) -> tuple[np.ndarray, dict[str, int]]:
     """Group id per face, and how many groups each reason merged (applied in this order)."""
     n = len(faces)
     edges: list[np.ndarray] = []
@@ -95,7 +88,7 @@ def leakage_groups(faces: pd.DataFrame, phash_max_distance: int,
     components = n
     for reason, pairs in (("sha256", _same_value_pairs(faces["sha256"])),
                           ("source_photo", _same_value_pairs(faces["source_sha256"])),
-                          ("phash", _near_pairs(_hash_bits(faces, manifest_path), phash_max_distance))):
+                          ("phash", _near_pairs(_hash_bits(faces, where), phash_max_distance))):
         edges.append(pairs)
         all_pairs = np.concatenate(edges)
         graph = coo_matrix((np.ones(len(all_pairs)), (all_pairs[:, 0], all_pairs[:, 1])), shape=(n, n))
@@ -117,17 +110,17 @@ def _same_value_pairs(values: pd.Series) -> np.ndarray:
     return np.stack([first[keep].astype(int).to_numpy(), rows[keep].to_numpy()], axis=1)
 
 
-def _hash_bits(faces: pd.DataFrame, manifest_path: Path) -> np.ndarray:
+def _hash_bits(faces: pd.DataFrame, where: Path) -> np.ndarray:
     """Perceptual hashes as packed bytes, one row per face."""
     packed = []
     for face_id, value in zip(faces["face_id"], faces["phash"]):
         try:
             packed.append(np.packbits(imagehash.hex_to_hash(value).hash.ravel()))
         except (TypeError, ValueError) as exc:
-            raise StageError(f"{manifest_path}: face {face_id!r} has no valid phash "
+            raise StageError(f"{where}: face {face_id!r} has no valid phash "
                              f"({value!r}: {exc})") from exc
     if len({p.size for p in packed}) > 1:
-        raise StageError(f"{manifest_path}: phash values have different lengths")
+        raise StageError(f"{where}: phash values have different lengths")
     return np.stack(packed)
 
 

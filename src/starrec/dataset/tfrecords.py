@@ -1,4 +1,5 @@
-"""Sharded TFRecords: the `write_tfrecords` stage and the tf.data reader training/evaluation use.
+"""Sharded TFRecords: the writer of the `write_tfrecords` stage and the tf.data reader the
+model stages use.
 
 One `tf.train.Example` per face keeps the PNG bytes unchanged (so a round trip is byte-exact
 and sha256 stays checkable) next to its label and provenance; `schema.json` says what a
@@ -23,13 +24,12 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
-from starrec.config import TfrecordsParams
-from starrec.io import atomic_dir, write_json_atomic
+from starrec.artifacts import LABEL_MAP, SCHEMA, SPLITS
+from starrec.io import write_json_atomic
 from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ("face_id", "class", "label", "path", "split")
 FEATURES = {"image": "bytes", "label": "int64", "label_name": "bytes", "height": "int64",
             "width": "int64", "channels": "int64", "source_id": "bytes", "sha256": "bytes"}
@@ -54,7 +54,10 @@ def make_example(png: bytes, label: int, label_name: str, shape: Sequence[int],
                "height": i(height), "width": i(width), "channels": i(channels),
                "source_id": b(source_id.encode()),
                "sha256": b(hashlib.sha256(png).hexdigest().encode())}
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: proto maps otherwise serialize in a different order every run, so the
+    # same records would give other shard bytes (and other DVC hashes) each time
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(
+        deterministic=True)
 
 
 def shard_name(prefix: str, index: int, count: int) -> str:
@@ -81,7 +84,7 @@ def write_shards(records: Iterable[bytes], n_records: int, out_dir: Path, prefix
     return names
 
 
-def _read_split_csv(split_csv: Path) -> tuple[pd.DataFrame, list[str]]:
+def read_split_table(split_csv: Path) -> tuple[pd.DataFrame, list[str]]:
     """Rows of split.csv and the sorted class names; labels must be their index there."""
     try:
         df = pd.read_csv(split_csv, dtype={"face_id": str, "class": str, "path": str, "split": str})
@@ -125,17 +128,13 @@ def _record_order(face_id: str) -> str:
     return hashlib.sha256(face_id.encode()).hexdigest()
 
 
-def write_tfrecords(cfg: TfrecordsParams, faces_dir: Path, split_csv: Path,
-                    out_dir: Path) -> dict[str, Any]:
-    """Write `{split}-NNNNN-of-NNNNN.tfrecord` shards, label_map.json and schema.json.
-
-    A face that cannot be read, is not a PNG or has another shape than the data set's is
-    logged and listed under `rejected` in schema.json, never silently dropped.
-    """
-    faces_dir, split_csv, out_dir = Path(faces_dir), Path(split_csv), Path(out_dir)
-    df, classes = _read_split_csv(split_csv)
-    df = (df.rename(columns={"class": "label_name"})
-          .assign(_order=df["face_id"].map(_record_order)).sort_values("_order", kind="stable"))
+def load_faces(table: pd.DataFrame, faces_dir: Path, where: Path
+               ) -> tuple[list[tuple[Any, bytes]], tuple[int, int, int], list[dict[str, str]]]:
+    """The split table's faces as (row, PNG bytes) in record order, the data set's image
+    shape, and the faces rejected with their reason: a face that cannot be read, is not a PNG
+    or has another shape than the data set's is logged and rejected, never silently dropped."""
+    df = (table.rename(columns={"class": "label_name"})
+          .assign(_order=table["face_id"].map(_record_order)).sort_values("_order", kind="stable"))
     loaded, rejected = [], []
     for row in tqdm(df.itertuples(index=False), total=len(df), desc="read faces", leave=False):
         try:
@@ -144,7 +143,7 @@ def write_tfrecords(cfg: TfrecordsParams, faces_dir: Path, split_csv: Path,
             rejected.append({"face_id": row.face_id, "path": row.path, "split": row.split,
                              "reason": str(exc)})
     if not loaded:
-        raise StageError(f"{split_csv}: none of the {len(df)} faces in {faces_dir} is usable")
+        raise StageError(f"{where}: none of the {len(df)} faces in {faces_dir} is usable")
     shape = Counter(s for _, _, s in loaded).most_common(1)[0][0]
     for row, _, s in loaded:
         if s != shape:
@@ -152,21 +151,26 @@ def write_tfrecords(cfg: TfrecordsParams, faces_dir: Path, split_csv: Path,
                              "reason": f"shape {s} differs from the data set's {shape}"})
     for r in rejected:
         log.warning("%s: rejected %s (%s)", faces_dir / r["path"], r["face_id"], r["reason"])
-    kept = [(row, png) for row, png, s in loaded if s == shape]
+    return [(row, png) for row, png, s in loaded if s == shape], shape, rejected
 
+
+def write_tfrecords(faces: list[tuple[Any, bytes]], classes: list[str],
+                    shape: tuple[int, int, int], rejected: list[dict[str, str]],
+                    shard_size: int, out_dir: Path) -> dict[str, Any]:
+    """`{split}-NNNNN-of-NNNNN.tfrecord` shards of `faces` (see `load_faces`), label_map.json
+    and schema.json (which lists the rejected faces) into `out_dir`; returns the schema."""
     splits = {}
-    with atomic_dir(out_dir) as tmp:
-        for split in SPLITS:
-            rows = [(row, png) for row, png in kept if row.split == split]
-            records = (make_example(png, row.label, row.label_name, shape, row.face_id)
-                       for row, png in rows)
-            names = write_shards(records, len(rows), tmp, split, cfg.shard_size)
-            per_label = Counter(row.label_name for row, _ in rows)
-            splits[split] = {"records": len(rows), "shards": names,
-                             "per_label": {c: per_label.get(c, 0) for c in classes}}
-        write_json_atomic(tmp / "label_map.json", {"classes": classes})
-        schema = make_schema(shape, splits, shard_size=cfg.shard_size, rejected=rejected)
-        write_json_atomic(tmp / "schema.json", schema)
+    for split in SPLITS:
+        rows = [(row, png) for row, png in faces if row.split == split]
+        records = (make_example(png, row.label, row.label_name, shape, row.face_id)
+                   for row, png in rows)
+        names = write_shards(records, len(rows), out_dir, split, shard_size)
+        per_label = Counter(row.label_name for row, _ in rows)
+        splits[split] = {"records": len(rows), "shards": names,
+                         "per_label": {c: per_label.get(c, 0) for c in classes}}
+    write_json_atomic(out_dir / LABEL_MAP, {"classes": classes})
+    schema = make_schema(shape, splits, shard_size=shard_size, rejected=rejected)
+    write_json_atomic(out_dir / SCHEMA, schema)
     log.info("%s: %s records (%s), %d rejected", out_dir, sum(s["records"] for s in splits.values()),
              ", ".join(f"{k} {v['records']}" for k, v in splits.items()), len(rejected))
     return schema
@@ -193,11 +197,22 @@ def list_shards(tfrecord_dir: Path, split: str) -> list[Path]:
 
 def read_label_map(tfrecord_dir: Path) -> list[str]:
     """Class names; a label id is the index in this list."""
-    return list(json.loads((Path(tfrecord_dir) / "label_map.json").read_text())["classes"])
+    return list(json.loads((Path(tfrecord_dir) / LABEL_MAP).read_text())["classes"])
 
 
 def read_schema(tfrecord_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(tfrecord_dir) / "schema.json").read_text())
+    return json.loads((Path(tfrecord_dir) / SCHEMA).read_text())
+
+
+def load_split(tfrecord_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """All images (N, H, W, C float32 [0, 1]) and labels (int64) of one split, in shard order."""
+    try:
+        batches = [(x.numpy(), y.numpy()) for x, y in make_dataset(
+            list_shards(tfrecord_dir, split), batch_size=512, cache=False)]
+    except (OSError, ValueError) as exc:  # no shards, or only empty ones
+        raise StageError(f"{tfrecord_dir}: cannot read the {split} split ({exc})") from exc
+    return (np.concatenate([b[0] for b in batches]),
+            np.concatenate([b[1] for b in batches]).astype(np.int64))
 
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:

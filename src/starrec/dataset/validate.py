@@ -1,15 +1,14 @@
-"""Stage `validate`: check the faces manifest with great-expectations before anything trains on it.
+"""Check the faces manifest with great-expectations before anything trains on it.
 
 Two tables are validated: the faces (`status == ok` rows, plus a derived `file_exists`
 column) and a per-class count table (every allowed class, 0 where it has no faces), so a
-missing or thin class fails with its name. Results, a pass/fail summary and GX data docs go
-to the output dir even when validation fails; then the stage stops with one line per failure.
+missing or thin class fails with its name. `describe` turns each failure into one line.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,9 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from starrec.config import DownloadParams, ValidateParams
+from starrec.config import ValidateParams
 from starrec.dataset.manifest import ok_faces, read_faces_manifest
-from starrec.io import atomic_dir, write_json_atomic
 from starrec.stage import StageError
-
-log = logging.getLogger(__name__)
 
 TEXT = ["str"]
 NUMBER = ["int", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -44,10 +40,11 @@ SITE = "starrec"
 EXAMPLES = 3
 
 
-def configured_classes(download: DownloadParams, raw_manifest: Path) -> list[str]:
-    """`download.classes` when set, else the classes the download kept (ok rows of its manifest)."""
-    if download.classes:
-        return sorted(download.classes)
+def configured_classes(classes: Sequence[str], raw_manifest: Path) -> list[str]:
+    """`classes` (download.classes) when set, else the classes the download kept (ok rows of
+    its manifest)."""
+    if classes:
+        return sorted(classes)
     try:
         raw = pd.read_csv(raw_manifest, dtype=str)
     except (OSError, ValueError) as exc:
@@ -57,43 +54,50 @@ def configured_classes(download: DownloadParams, raw_manifest: Path) -> list[str
     return sorted(raw.loc[raw["status"] == "ok", "class"].dropna().unique())
 
 
-def validate_faces(params: ValidateParams, faces_dir: Path, allowed_classes: Sequence[str],
-                   image_size: int, out_dir: Path) -> dict[str, Any]:
-    """Validate `faces_dir/manifest.csv`; write result.json, summary.json, data_docs/ to `out_dir`.
-
-    Returns the summary; raises StageError listing every failed expectation.
-    """
-    manifest = faces_dir / "manifest.csv"
+def read_faces(manifest: Path) -> pd.DataFrame:
+    """The faces (ok rows) of a faces manifest, with `file_exists` for each face's PNG."""
     faces = ok_faces(read_faces_manifest(manifest))
     if "path" in faces.columns:
-        faces["file_exists"] = [isinstance(p, str) and (faces_dir / p).is_file() for p in faces["path"]]
+        faces["file_exists"] = [isinstance(p, str) and (manifest.parent / p).is_file()
+                                for p in faces["path"]]
+    return faces
+
+
+@dataclass(frozen=True)
+class Validation:
+    results: dict[str, Any]  # GX validation result per table
+    checks: list[dict[str, Any]]  # one flat record per expectation
+    counts: pd.DataFrame  # faces per class
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if not c["success"]]
+
+
+def validate_faces(params: ValidateParams, faces: pd.DataFrame, allowed_classes: Sequence[str],
+                   image_size: int, docs_dir: Path) -> Validation:
+    """Run both suites over `faces` (see `read_faces`); GX data docs are rendered into
+    `docs_dir`."""
     counts = _class_counts(faces, allowed_classes)
     tables = {
         "faces": (faces, _faces_suite(params, allowed_classes, image_size), "face_id"),
         "class_counts": (counts, _counts_suite(params), "class"),
     }
-    with atomic_dir(out_dir) as tmp:
-        results = _run_suites(tables, tmp / "data_docs")
-        checks = [_check(name, r) for name, res in results.items() for r in res.results]
-        summary = {
-            "success": all(c["success"] for c in checks),
-            "manifest": str(manifest),
-            "faces": len(faces),
-            "class_counts": dict(zip(counts["class"], counts["count"].tolist())),
-            "expectations": checks,
-        }
-        write_json_atomic(tmp / "result.json", {n: r.to_json_dict() for n, r in results.items()})
-        write_json_atomic(tmp / "summary.json", summary)
-    failed = [c for c in checks if not c["success"]]
-    if failed:
-        lines = [_describe(c) for c in failed]
-        for line in lines:
-            log.error("validation failed: %s", line)
-        raise StageError(f"{manifest}: {len(failed)} of {len(checks)} expectations failed "
-                         f"(see {out_dir}/data_docs/index.html):\n  " + "\n  ".join(lines))
-    log.info("%s: %d faces in %d classes pass %d expectations", manifest, len(faces),
-             len(counts), len(checks))
-    return summary
+    results = _run_suites(tables, docs_dir)
+    checks = [_check(name, r) for name, res in results.items() for r in res.results]
+    return Validation(results, checks, counts)
+
+
+def summary(validation: Validation, manifest: Path, faces: pd.DataFrame) -> dict[str, Any]:
+    """summary.json: pass/fail, the manifest, face and class counts, every expectation."""
+    counts = validation.counts
+    return {
+        "success": not validation.failed,
+        "manifest": str(manifest),
+        "faces": len(faces),
+        "class_counts": dict(zip(counts["class"], counts["count"].tolist())),
+        "expectations": validation.checks,
+    }
 
 
 def _class_counts(faces: pd.DataFrame, allowed: Sequence[str]) -> pd.DataFrame:
@@ -202,7 +206,7 @@ def _exception_infos(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
 
 
-def _describe(check: dict[str, Any]) -> str:
+def describe(check: dict[str, Any]) -> str:
     """`table.expectation(column, kwargs): what failed, e.g. examples` on one line."""
     args = ", ".join([check["column"] or ""] + [f"{k}={_short(v)}" for k, v in check["kwargs"].items()])
     head = f"{check['table']}: {check['expectation']}({args.strip(', ')})"

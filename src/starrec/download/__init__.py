@@ -1,6 +1,2 @@
-"""The `download` stage: photos from a URL list, the LFW archive or a folder/archive, into
-`data/raw/<class>/<file>` plus a manifest row for every item seen."""
-
-from starrec.download.stage import download
-
-__all__ = ["download"]
+"""Photos from a URL list, the LFW archive or a folder/archive, verified and de-duplicated,
+for the `download` stage: `data/raw/<class>/<file>` plus a manifest row for every item seen."""

@@ -99,6 +99,6 @@ def gather_folder(cfg: DownloadParams, pool: urllib3.PoolManager,
     if path.is_file():
         return from_archive(path, where, cfg, work)
     if not path.is_dir():
-        raise StageError(f"{where}: no such folder or archive (download.folder.path)")
+        raise StageError(f"{where}: no such folder or archive (the data set's download.folder.path)")
     cands, classes = scan(path, path, f"{where.rstrip('/')}/", cfg.classes)
     return cands, classes, []

@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from starrec.artifacts import GALLERY_JSON
+from starrec.calibrate.rule import OpenSetRule
 from starrec.config import ExtractParams
-from starrec.enroll.gallery import GALLERY_JSON, EnrollError, load_gallery, read_meta
-from starrec.predict.classifier import OpenSetRule
-from starrec.pretrain.backbone import embed
+from starrec.enroll.enroll import backbone_meta
+from starrec.enroll.gallery import EnrollError, load_gallery
+from starrec.predict.recognize import Predictor
+from starrec.faces.embed import embed
 
 
 @dataclass
@@ -45,19 +48,17 @@ class PrototypeClassifier:
         meta_path = backbone_path.with_name(GALLERY_JSON)
         if not meta_path.is_file():
             raise EnrollError(f"{meta_path}: no stars enrolled (use `starrec enroll NAME PHOTOS...`)")
-        meta = read_meta(backbone_path)
+        meta = backbone_meta(backbone_path)
         gallery_meta = json.loads(meta_path.read_text())
         backbone = keras.saving.load_model(backbone_path, compile=False)
         gallery = load_gallery(backbone_path.parent, int(backbone.output_shape[-1]))
         if gallery.classes != gallery_meta["classes"]:
             raise EnrollError(f"{meta_path}: classes differ from {backbone_path.parent}/gallery.npz")
-        return cls(backbone, gallery.classes, gallery.prototypes(), meta["image_size"],
-                   meta["channels"], meta["extract"], float(gallery_meta["threshold"]))
+        return cls(backbone, gallery.classes, gallery.prototypes(), meta.image_size,
+                   meta.channels, meta.extract, float(gallery_meta["threshold"]))
 
 
-def load_prototype_predictor(backbone_path: str | Path, top_k: int = 3):
+def load_prototype_predictor(backbone_path: str | Path, top_k: int) -> Predictor:
     """A predict `Predictor` over the enrolled stars, with the calibrated unknown rule."""
-    from starrec.predict.recognize import Predictor
-
     clf = PrototypeClassifier.load(backbone_path)
     return Predictor(clf, clf.rule, top_k)

@@ -8,9 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from starrec.artifacts import BACKBONE_META
 from starrec.config import GalleryParams
-from starrec.enroll.gallery import EnrollError, load_gallery, read_meta, save_gallery
-from starrec.pretrain.backbone import embed
+from starrec.enroll.gallery import EnrollError, load_gallery, save_gallery
+from starrec.faces.detect import faces_in_image, to_input
+from starrec.faces.image import UnreadableImage, decode_rgb
+from starrec.model_meta import MetaError, ModelMeta, read_meta
+from starrec.faces.embed import embed
 
 log = logging.getLogger(__name__)
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -27,32 +31,39 @@ def photo_files(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def face_crops(photos: list[Path], meta: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
+def backbone_meta(backbone_path: Path) -> ModelMeta:
+    """The meta JSON beside the backbone: input size, channels, extract params."""
+    try:
+        return read_meta(Path(backbone_path).with_name(BACKBONE_META))
+    except MetaError as exc:
+        raise EnrollError(str(exc)) from exc
+
+
+def face_crops(photos: list[Path], meta: ModelMeta, max_pixels: int
+               ) -> tuple[np.ndarray, list[str], list[str]]:
     """The largest face of each photo as model input (float32 [0, 1]), cut with the
     backbone's own extract params; returns (crops, sources, problems per skipped photo)."""
-    from starrec.predict.recognize import ImageError, decode_image, detect, to_input
-
-    extract = meta["extract"].model_copy(update={"policy": "largest"})
+    extract = meta.extract.model_copy(update={"policy": "largest"})
     crops, sources, problems = [], [], []
     for photo in photos:
         try:
-            faces = detect(decode_image(photo.read_bytes(), 100_000_000), extract)
-        except (OSError, ImageError) as exc:
+            faces = faces_in_image(decode_rgb(photo.read_bytes(), max_pixels), extract)
+        except (OSError, UnreadableImage) as exc:
             problems.append(f"{photo}: {exc}")
             continue
         if not faces:
             problems.append(f"{photo}: no face found")
             continue
-        crops.append(to_input(faces[0].image, meta["channels"]))
+        crops.append(to_input(faces[0].image, meta.channels))
         sources.append(str(photo))
     for p in problems:
         log.warning("enroll: skipped %s", p)
-    shape = (0, meta["image_size"], meta["image_size"], meta["channels"])
+    shape = (0, meta.image_size, meta.image_size, meta.channels)
     return (np.stack(crops) if crops else np.zeros(shape, np.float32)), sources, problems
 
 
 def enroll(name: str, photos: list[str | Path], backbone_path: str | Path,
-           cfg: GalleryParams) -> dict[str, Any]:
+           cfg: GalleryParams, max_pixels: int) -> dict[str, Any]:
     """Embed the faces in `photos` and add them to `name`'s prototype; recalibrates the
     unknown threshold. Photos without a usable face are reported, not fatal; none at all is."""
     import keras
@@ -61,9 +72,9 @@ def enroll(name: str, photos: list[str | Path], backbone_path: str | Path,
     name = name.strip()
     if not name:
         raise EnrollError("star name is empty")
-    meta = read_meta(backbone_path)
+    meta = backbone_meta(backbone_path)
     files = photo_files(photos)
-    crops, sources, problems = face_crops(files, meta)
+    crops, sources, problems = face_crops(files, meta, max_pixels)
     if not len(crops):
         raise EnrollError(f"{name}: no face found in any of the {len(files)} photos")
     backbone = keras.saving.load_model(backbone_path, compile=False)
@@ -78,7 +89,7 @@ def enroll(name: str, photos: list[str | Path], backbone_path: str | Path,
 def unenroll(name: str, backbone_path: str | Path, cfg: GalleryParams) -> dict[str, Any]:
     """Remove every face of `name` from the gallery and recalibrate."""
     backbone_path = Path(backbone_path)
-    dim = int(read_meta(backbone_path)["embedding_dim"])
+    dim = backbone_meta(backbone_path).embedding_dim
     gallery = load_gallery(backbone_path.parent, dim)
     removed = gallery.remove(name)
     saved = save_gallery(backbone_path.parent, gallery, cfg.unknown_accept)

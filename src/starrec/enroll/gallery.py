@@ -9,7 +9,6 @@ held-out public faces that `pretrain` stores in `backbone_impostors.npz`) pass i
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from starrec.config import ExtractParams
+from starrec.artifacts import BACKBONE_IMPOSTORS, GALLERY_JSON, GALLERY_NPZ
 from starrec.io import atomic_path, write_json_atomic
-from starrec.pretrain.identities import name_key
+from starrec.names import person_key
+from starrec.faces.embed import prototypes
 
 log = logging.getLogger(__name__)
-GALLERY_NPZ = "gallery.npz"
-GALLERY_JSON = "gallery.json"
-META_JSON = "backbone_meta.json"
-IMPOSTORS_NPZ = "backbone_impostors.npz"
 
 
 class EnrollError(ValueError):
@@ -62,9 +58,7 @@ class Gallery:
 
     def prototypes(self) -> np.ndarray:
         """(K, D) unit-norm mean embedding per class, in `classes` order."""
-        names = np.array(self.names)
-        protos = np.stack([self.embeddings[names == c].mean(axis=0) for c in self.classes])
-        return (protos / np.linalg.norm(protos, axis=1, keepdims=True)).astype(np.float32)
+        return prototypes(self.embeddings, np.array(self.names))[1]
 
 
 def calibrate_threshold(prototypes: np.ndarray, impostors: np.ndarray,
@@ -79,24 +73,13 @@ def calibrate_threshold(prototypes: np.ndarray, impostors: np.ndarray,
 
 def load_impostors(model_dir: Path, exclude: list[str]) -> np.ndarray:
     """Held-out public face embeddings, minus any person whose name matches an enrolled star."""
-    path = model_dir / IMPOSTORS_NPZ
+    path = model_dir / BACKBONE_IMPOSTORS
     if not path.is_file():
         raise EnrollError(f"{path}: missing (written by the pretrain stage)")
     data = np.load(path)
-    keys = {name_key(n) for n in exclude}
-    keep = np.array([name_key(str(n)) not in keys for n in data["names"]], dtype=bool)
+    keys = {person_key(n) for n in exclude}
+    keep = np.array([person_key(str(n)) not in keys for n in data["names"]], dtype=bool)
     return data["embeddings"][keep]
-
-
-def read_meta(backbone_path: Path) -> dict[str, Any]:
-    """The backbone's input size, channels and the extract params its faces were cut with."""
-    path = Path(backbone_path).with_name(META_JSON)
-    try:
-        meta = json.loads(path.read_text())
-        meta["extract"] = ExtractParams.model_validate(meta["extract"])
-        return meta
-    except (OSError, ValueError, KeyError) as exc:
-        raise EnrollError(f"{path}: not a backbone meta JSON ({type(exc).__name__}: {exc})") from exc
 
 
 def load_gallery(model_dir: Path, dim: int) -> Gallery:

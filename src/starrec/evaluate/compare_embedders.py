@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 from starrec.config import EmbeddingHeadParams
-from starrec.enroll.gallery import Gallery
+from starrec.faces.embed import prototypes
 from starrec.io import atomic_path
 from starrec.train.embedding_head import fit_embedding_head
 
@@ -28,9 +28,8 @@ COLUMNS = ["embedder", "method", "metric", "value"]
 
 def prototype_scores(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray) -> np.ndarray:
     """(N, K) cosine of each face to each class prototype, classes 0..K-1 (all in train)."""
-    gallery = Gallery(np.asarray(x_train, np.float32), [int(v) for v in y_train],
-                      [""] * len(y_train))
-    return np.asarray(x, np.float32) @ gallery.prototypes().T
+    return np.asarray(x, np.float32) @ prototypes(np.asarray(x_train, np.float32),
+                                                  np.asarray(y_train))[1].T
 
 
 def compare_embedders(data: Mapping[str, tuple[Split, Split]], shots: int, draws: int,

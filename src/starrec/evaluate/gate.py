@@ -1,25 +1,35 @@
-"""Promotion gate: the `champion` alias moves to a new model version only when it beats both
-the current champion and the eigenfaces baseline, so a regression never ships by accident.
+"""Promotion gate: the promoted alias (`predict.alias`) moves to a new model version only when
+it beats both the current champion and the eigenfaces baseline, so a regression never ships
+by accident.
 
-`decide` is the pure rule; `apply_gate` does the MLflow registry reads and writes around it.
+The champion is the one recorded in `models/champion.json` (registered version, run id and
+test metrics): a file in git that the evaluate stage reads and rewrites (a DVC `persist`
+output), so the gate's input is versioned with the code and data instead of hidden in the
+registry; the registry alias mirrors it. `decide` is the pure rule, `judge` applies it to
+the recorded champion, `record` writes the outcome to MLflow.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from starrec.config import GateParams
+from starrec.config import GateMetric, GateParams
+from starrec.io import write_json_atomic
+from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
+GATE_METRICS: tuple[str, ...] = get_args(GateMetric)
+CHAMPION_KEYS = ("registered_model", "version", "run_id", "metrics")
 
 
 @dataclass(frozen=True)
@@ -50,59 +60,87 @@ def decide(metric: str, margin: float, candidate: float, baseline: float,
                         beats_champion, promoted, reason)
 
 
-def champion_score(client: MlflowClient, model_name: str, metric: str
-                   ) -> tuple[str | None, float | None]:
-    """(version, its run's `test_<metric>`) of the current champion, or (None, None)."""
+def read_champion(path: Path) -> dict[str, Any] | None:
+    """The recorded champion, or None when there is none yet (no file, or `{}`)."""
+    if not path.is_file():
+        return None
     try:
-        aliases = client.get_registered_model(model_name).aliases
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        return None, None
-    if CHAMPION not in aliases:
-        return None, None
-    version = client.get_model_version(model_name, aliases[CHAMPION])
-    if not version.run_id:
-        log.warning("%s v%s has no run; treating as no champion score", model_name,
-                    version.version)
-        return str(version.version), None
-    score = client.get_run(version.run_id).data.metrics.get(f"test_{metric}")
-    if score is None:
-        log.warning("%s v%s: its run has no test_%s; treating as no champion score",
-                    model_name, version.version, metric)
-    return str(version.version), score
+        champion = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{path}: cannot read the champion ({exc})") from exc
+    if not champion:
+        return None
+    if not isinstance(champion, dict) or set(champion) != set(CHAMPION_KEYS):
+        raise StageError(f"{path}: not a champion record (keys {', '.join(CHAMPION_KEYS)})")
+    return champion
 
 
-def apply_gate(client: MlflowClient, cfg: GateParams, model_name: str,
-               candidate_version: str | None, run_id: str, candidate: float,
-               baseline: float) -> dict[str, Any]:
-    """Decide, move the alias when promoted, log the decision to the run; returns the
-    report section (numbers, flags, reason, versions)."""
-    champ_version, champ_score = champion_score(client, model_name, cfg.metric)
-    if champ_version is not None and champ_version == str(candidate_version):
+def write_champion(path: Path, champion: dict[str, Any] | None) -> None:
+    write_json_atomic(path, champion or {})
+
+
+def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
+          candidate: dict[str, float], baseline: dict[str, float]
+          ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The gate report for the candidate of `run` (run.json) with test metrics `candidate`
+    against `baseline` and the recorded `champion`, and the champion afterwards."""
+    version = None if run.get("model_version") is None else str(run["model_version"])
+    model = run["registered_model"]
+    if champion is not None and champion["registered_model"] != model:
+        log.info("the recorded champion is a %s version; %s has none yet",
+                 champion["registered_model"], model)
+        champion = None
+    previous = None if champion is None else champion["version"]
+    score = None if champion is None else champion["metrics"].get(cfg.metric)
+    if champion is not None and champion["run_id"] == run["run_id"]:
         log.info("%s v%s is already the champion; judging it against the baseline only",
-                 model_name, candidate_version)
-        champ_score = None
-    decision = decide(cfg.metric, cfg.margin, candidate, baseline, champ_score)
-    moved = decision.promoted and candidate_version is not None
+                 model, version)
+        score = None
+    elif champion is not None and score is None:
+        log.warning("the recorded champion has no test %s; treating as no champion score",
+                    cfg.metric)
+    decision = decide(cfg.metric, cfg.margin, candidate[cfg.metric], baseline[cfg.metric], score)
+    moved = decision.promoted and version is not None
+    if decision.promoted and version is None:
+        log.warning("run %s has no registered model version; the champion stays", run["run_id"])
     if moved:
-        client.set_registered_model_alias(model_name, CHAMPION, str(candidate_version))
-    if candidate_version is not None:
-        client.set_model_version_tag(model_name, str(candidate_version), "gate",
-                                     "promoted" if decision.promoted else "refused")
-    else:
-        log.warning("run %s has no registered model version; alias %r not touched",
-                    run_id, CHAMPION)
+        champion = {"registered_model": model, "version": version, "run_id": run["run_id"],
+                    "metrics": {m: candidate[m] for m in GATE_METRICS}}
     log.info("gate %s", decision.reason)
-    numbers = {"gate_candidate": candidate, "gate_baseline": baseline,
-               "gate_promoted": float(decision.promoted)}
-    if champ_score is not None:
-        numbers["gate_champion"] = champ_score
-    now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in numbers.items()])
-    client.set_tag(run_id, "gate.decision", "promoted" if decision.promoted else "refused")
-    client.set_tag(run_id, "gate.reason", decision.reason)
     report = asdict(decision)
-    report.update(candidate_version=candidate_version, champion_version=champ_version,
-                  alias_moved=moved)
-    return report
+    report.update(candidate_version=version, champion_version=previous, alias_moved=moved)
+    return report, champion
+
+
+def record(client: MlflowClient, report: dict[str, Any], run: dict[str, Any],
+           champion: dict[str, Any] | None, alias: str) -> None:
+    """The decision as metrics, tags and a model-version tag of the run; the registry's
+    `alias` set to the recorded champion's version (when this registry has it)."""
+    model, version = run["registered_model"], report["candidate_version"]
+    promoted = report["promoted"]
+    if version is not None:
+        client.set_model_version_tag(model, version, "gate", "promoted" if promoted else "refused")
+    if champion is not None and champion["registered_model"] == model:
+        _mirror(client, champion, alias)
+    numbers = {"gate_candidate": report["candidate"], "gate_baseline": report["baseline"],
+               "gate_promoted": float(promoted)}
+    if report["champion"] is not None:
+        numbers["gate_champion"] = report["champion"]
+    now = int(time.time() * 1000)
+    client.log_batch(run["run_id"], metrics=[Metric(k, float(v), now, 0)
+                                             for k, v in numbers.items()])
+    client.set_tag(run["run_id"], "gate.decision", "promoted" if promoted else "refused")
+    client.set_tag(run["run_id"], "gate.reason", report["reason"])
+
+
+def _mirror(client: MlflowClient, champion: dict[str, Any], alias: str) -> None:
+    model, version = champion["registered_model"], champion["version"]
+    try:
+        found = client.get_model_version(model, version)
+    except MlflowException:
+        found = None
+    if found is None or found.run_id != champion["run_id"]:
+        log.warning("%s v%s (run %s), the recorded champion, is not in this registry; alias "
+                    "%r not set", model, version, champion["run_id"], alias)
+        return
+    client.set_registered_model_alias(model, alias, version)

@@ -1,7 +1,7 @@
 """Classification metrics from scikit-learn, shaped as a plain dict for metrics.json.
 
-The dict nests only dicts and numbers, so `dvc metrics show` and MLflow (after `flatten`)
-take it as is; e.g. `flatten(m)["macro_f1"]` is the macro-averaged F1.
+The dict nests only dicts and numbers, so `dvc metrics show` and MLflow (after
+`metric_values`) take it as is; e.g. `metric_values(m)["macro_f1"]` is the macro-averaged F1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
+from starrec.flat import flatten
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/ ]")  # characters MLflow refuses in metric names
 
@@ -68,13 +69,8 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
 
 
-def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Nested metrics dict → flat `{"macro_f1": ...}`; names made MLflow-safe."""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = prefix + _UNSAFE.sub("_", str(key))
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}_"))
-        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-            flat[name] = float(value)
-    return flat
+def metric_values(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested metrics dict → flat `{"macro_f1": ...}` of its numbers; names made MLflow-safe."""
+    return {_UNSAFE.sub("_", key): float(value)
+            for key, value in flatten(metrics, "_", prefix.rstrip("_")).items()
+            if isinstance(value, (int, float, np.number)) and not isinstance(value, bool)}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from starrec.config import ExtractParams, HaarParams, MtcnnParams
+from starrec.config import ExtractParams
 from starrec.faces.detectors import Detection, Detector, detect_scaled, make_detector
 
 
@@ -53,13 +53,15 @@ def find_faces(rgb: np.ndarray, cfg: ExtractParams, detector: Detector) -> FaceR
 def faces_in_image(rgb: np.ndarray, cfg: ExtractParams,
                    detector: Detector | None = None) -> list[FaceCrop]:
     """Faces in an RGB uint8 photo, cut as the extract stage cuts them (largest first)."""
-    return find_faces(rgb, cfg, detector or cached_detector(cfg.detector, cfg.haar, cfg.mtcnn)).crops
+    return find_faces(rgb, cfg, detector or cached_detector(cfg)).crops
 
 
-@functools.lru_cache(maxsize=4)
-def cached_detector(name: str, haar: HaarParams, mtcnn: MtcnnParams) -> Detector:
+def cached_detector(cfg: ExtractParams) -> Detector:
     """One detector per process and setting (loading MTCNN takes seconds)."""
-    return make_detector(ExtractParams(detector=name, haar=haar, mtcnn=mtcnn))
+    return _cached(cfg)
+
+
+_cached = functools.lru_cache(maxsize=4)(make_detector)
 
 
 def pick(found: list[Detection], policy: str) -> list[Detection]:
@@ -93,3 +95,14 @@ def crop(rgb: np.ndarray, box: tuple[int, int, int, int], cfg: ExtractParams) ->
     interp = cv2.INTER_AREA if side >= size else cv2.INTER_CUBIC
     face = cv2.resize(face, (size, size), interpolation=interp)
     return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY) if cfg.color_mode == "gray" else face
+
+
+def to_input(face: np.ndarray, channels: int) -> np.ndarray:
+    """A uint8 crop (as extract_faces saves it) → float32 [0, 1] HxWxC, as the TFRecord
+    reader feeds training: the last step of the face-input path."""
+    x = np.asarray(face, dtype=np.float32) / 255.0
+    if x.ndim == 2:
+        x = x[..., None]
+    if x.shape[-1] != channels:
+        x = x.mean(axis=-1, keepdims=True) if channels == 1 else np.repeat(x[..., :1], channels, -1)
+    return x

@@ -13,7 +13,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from starrec.config import ExtractParams, FacesParams, HaarParams, HttpParams, MtcnnParams
+from starrec.config import (
+    ExtractParams,
+    FacesParams,
+    HaarParams,
+    HttpParams,
+    MtcnnParams,
+    YunetParams,
+)
 
 Landmarks = tuple[tuple[float, float], ...]  # 5 points: eyes, nose tip, mouth corners
 
@@ -77,6 +84,33 @@ class MtcnnDetector:
                 for f in found if f["confidence"] >= self.params.min_confidence]
 
 
+class YunetDetector:
+    """YuNet (OpenCV zoo, `cv2.FaceDetectorYN`): boxes, a score and 5 landmarks per face, which
+    let every face be aligned onto the template the embedders were trained with. One
+    `cv2.FaceDetectorYN` is reused for every image (its input size is set per image)."""
+
+    name = "yunet"
+
+    def __init__(self, params: YunetParams, model: Path) -> None:
+        self.model = cv2.FaceDetectorYN.create(
+            str(model), "", (320, 320), score_threshold=params.score_threshold,
+            nms_threshold=params.nms_threshold, top_k=params.top_k)
+
+    def detect(self, rgb: np.ndarray, min_size: int) -> list[Detection]:
+        # `min_size` is not used: YuNet scores every scale in one pass; small faces are
+        # dropped by the caller's min_face_size filter
+        h, w = rgb.shape[:2]
+        self.model.setInputSize((w, h))
+        _, rows = self.model.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        if rows is None:
+            return []
+        # a row: x, y, w, h, then (x, y) of right eye, left eye, nose tip, right and left
+        # mouth corner of the person (= image-left first), then the score
+        return [Detection(tuple(int(round(v)) for v in r[:4]), float(r[14]),
+                          tuple((float(r[i]), float(r[i + 1])) for i in range(4, 14, 2)))
+                for r in rows]
+
+
 # mtcnn names points as seen in the image ("left_eye" is the image-left one)
 MTCNN_POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
@@ -92,7 +126,6 @@ def make_detector(cfg: ExtractParams, faces: FacesParams | None = None,
     if faces is None:
         raise ValueError("extract.detector yunet needs the `faces:` section of params.yaml")
     from starrec.faces.artifacts import model_file
-    from starrec.faces.yunet import YunetDetector
 
     return YunetDetector(faces.yunet, model_file("yunet", faces.models, http))
 

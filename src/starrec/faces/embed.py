@@ -128,32 +128,57 @@ class OwnEmbedder:
     def __init__(self, backbone: Path) -> None:
         import keras
 
-        from starrec.enroll.gallery import EnrollError, read_meta
+        from starrec.artifacts import BACKBONE_META
+        from starrec.model_meta import MetaError, read_meta
 
         if not Path(backbone).is_file():
             raise ModelFileError(f"{backbone}: backbone not found; fix: run the pretrain stage "
                                  "(dvc repro pretrain) or set faces.backbone")
         try:
-            self.meta = read_meta(Path(backbone))
-        except EnrollError as exc:
+            self.meta = read_meta(Path(backbone).with_name(BACKBONE_META))
+        except MetaError as exc:
             raise ModelFileError(str(exc)) from exc
         self.model = keras.saving.load_model(backbone, compile=False)
         self.dim = int(self.model.output_shape[-1])
-        extract = self.meta["extract"]
-        self.input = InputSpec("square_box", int(self.meta["image_size"]),
-                               "gray" if self.meta["channels"] == 1 else "rgb",
-                               f"float32 x/255 (box grown by margin {extract.margin} per side)")
+        self.input = InputSpec("square_box", self.meta.image_size,
+                               "gray" if self.meta.channels == 1 else "rgb",
+                               f"float32 x/255 (box grown by margin {self.meta.extract.margin} "
+                               "per side)")
 
     def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
-        from starrec.faces.detect import crop
-        from starrec.predict.recognize import to_input
+        from starrec.faces.detect import crop, to_input
 
-        return to_input(crop(rgb, face.box, self.meta["extract"]), self.meta["channels"])
+        return to_input(crop(rgb, face.box, self.meta.extract), self.meta.channels)
 
     def embed(self, inputs: np.ndarray) -> np.ndarray:
-        from starrec.pretrain.backbone import embed
+        return embed(self.model, inputs)
 
-        return embed(self.model, inputs)  # unit norm: the backbone ends in UnitNormalization
+
+def embed(backbone: "keras.Model", images: np.ndarray, batch_size: int = 256,
+          mirror: bool = True) -> np.ndarray:
+    """Unit-norm float32 embeddings (N, D) of float32 [0, 1] face crops (N, H, W, C).
+
+    With `mirror`, each face's embedding is averaged with its left-right mirror image's
+    (faces are near-symmetric, so this averages out pose and lighting noise): on
+    five-celebrity-faces val it took logistic regression on the embeddings from 0.92 to 0.96
+    and nearest prototype from 0.88 to 0.92."""
+    if len(images) == 0:
+        return np.zeros((0, int(backbone.output_shape[-1])), dtype=np.float32)
+    images = np.asarray(images, dtype=np.float32)
+    out = backbone.predict(images, batch_size=batch_size, verbose=0)
+    if mirror:
+        out = out + backbone.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return np.asarray(out, dtype=np.float32)
+
+
+def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct labels, (K, D) unit-norm mean embedding of each): the class centres
+    nearest-prototype classification (enrolment, the few-shot report) compares faces with."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    protos = np.stack([embeddings[labels == c].mean(axis=0) for c in classes])
+    return classes, (protos / np.linalg.norm(protos, axis=1, keepdims=True)).astype(np.float32)
 
 
 def make_embedder(cfg: FacesParams, http: HttpParams | None = None,

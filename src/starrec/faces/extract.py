@@ -1,4 +1,4 @@
-"""Stage `extract_faces`: every ok photo of the raw manifest → face PNGs + faces manifest.
+"""Faces of many photos: the raw manifest's ok photos → face PNGs + faces-manifest rows.
 
 Photos are processed in parallel worker processes (one detector each, OpenCV single-threaded
 so the processes don't fight over cores); results come back in input order, so the manifest
@@ -25,12 +25,12 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from starrec.artifacts import MANIFEST
 from starrec.config import ExtractParams
 from starrec.faces.detect import FaceCrop, find_faces
 from starrec.faces.detectors import Detector, make_detector
 from starrec.faces.image import UnreadableImage, decode_rgb
-from starrec.faces.preview import write_preview
-from starrec.io import atomic_dir, write_text_atomic
+from starrec.io import write_text_atomic
 from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
@@ -48,24 +48,9 @@ class Photo:
     stem: str  # unique within its class: face ids are `<cls>/<stem>_f<k>`
 
 
-def extract_faces(cfg: ExtractParams, raw_dir: Path, faces_dir: Path) -> Path:
-    """Build `faces_dir` (PNGs, manifest.csv, preview.png) from `raw_dir`'s ok photos."""
-    photos = list_photos(Path(raw_dir))
-    with atomic_dir(faces_dir) as tmp:
-        rows = process_photos(photos, cfg, tmp)
-        df = pd.DataFrame(rows, columns=COLUMNS)
-        ok = df[df["status"] == "ok"]
-        if ok.empty:
-            raise StageError(f"{raw_dir}: no face found in any of {len(photos)} photos")
-        _report(df, sorted({p.cls for p in photos}))
-        write_manifest(rows, tmp / "manifest.csv")
-        write_preview(ok, tmp, tmp / "preview.png", cfg.preview_per_class)
-    return Path(faces_dir)
-
-
 def list_photos(raw_dir: Path) -> list[Photo]:
     """The raw manifest's `ok` rows, sorted by path, with a face-id stem unique per class."""
-    manifest = raw_dir / "manifest.csv"
+    manifest = raw_dir / MANIFEST
     try:
         raw = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:
@@ -182,7 +167,7 @@ def write_manifest(rows: list[dict[str, Any]], path: Path) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def _report(df: pd.DataFrame, classes: list[str]) -> None:
+def report(df: pd.DataFrame, classes: list[str]) -> None:
     """Log counts per status, and warn about classes left without a face."""
     log.info("extract_faces: %s", dict(Counter(df["status"])))
     faces = Counter(df.loc[df["status"] == "ok", "class"])

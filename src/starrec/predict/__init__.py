@@ -1,1 +1,1 @@
-"""Prediction on new photos and videos, open-set ("unknown") calibration, MLflow serving."""
+"""Naming the stars in new photos, videos and camera frames (`starrec predict`)."""

@@ -19,14 +19,14 @@ import pandas as pd
 from tqdm import tqdm
 
 from starrec.config import PredictParams
+from starrec.faces.image import UnreadableImage, decode_rgb
 from starrec.io import atomic_path, write_json_atomic, write_text_atomic
 from starrec.predict.classifier import UNKNOWN
-from starrec.predict.recognize import FacePrediction, ImageError, Predictor, decode_image
+from starrec.predict.recognize import FacePrediction, Predictor
 
 log = logging.getLogger(__name__)
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
-LOCAL_MAX_PIXELS = 200_000_000  # local photos: refuse only absurd sizes
 CAMERA_FRAMES = 300  # a camera has no end: frames read when max_frames is 0
 
 
@@ -77,7 +77,7 @@ def predict_paths(predictor: Predictor, paths: Iterable[str | Path], out_dir: Pa
             res = _video(predictor, cv2.VideoCapture(str(path)), str(path), "video",
                          out_dir / "annotated" / Path(name).with_suffix(".mp4"), params)
         else:
-            res = _photo(predictor, path, out_dir / "annotated" / name)
+            res = _photo(predictor, path, out_dir / "annotated" / name, params.max_image_pixels)
         results.append(res)
     write_outputs(results, out_dir, params.top_k)
     return results
@@ -95,11 +95,11 @@ def predict_camera(predictor: Predictor, index: int, out_dir: Path,
     return [res]
 
 
-def _photo(predictor: Predictor, path: Path, annotated: Path) -> FileResult:
+def _photo(predictor: Predictor, path: Path, annotated: Path, max_pixels: int) -> FileResult:
     res = FileResult(str(path), "image")
     try:
-        rgb = decode_image(path.read_bytes(), max_pixels=LOCAL_MAX_PIXELS)
-    except (OSError, ImageError) as exc:
+        rgb = decode_rgb(path.read_bytes(), max_pixels)
+    except (OSError, UnreadableImage) as exc:
         res.status, res.reason = "error", f"{path}: {exc}"
         log.warning("%s", res.reason)
         return res
@@ -215,32 +215,3 @@ def write_outputs(results: list[FileResult], out_dir: Path, top_k: int) -> None:
     for r in results:
         if r.status == "no_face":
             log.info("%s: no face found", r.file)
-
-
-def run_predict(paths: list[str], model: str | None, out: str, camera: int | None,
-                params_file: str) -> None:
-    """The CLI body: load params (if any) and the model, predict, exit 1 on a clear error."""
-    import os
-    import sys
-
-    import mlflow
-
-    from starrec.config import Config, ConfigError, load_config
-    from starrec.predict.model_io import ModelLoadError, default_model_uri, load_predictor
-
-    try:
-        cfg = load_config(params_file) if Path(params_file).is_file() else Config()
-        mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", cfg.mlflow.tracking_uri))
-        p = cfg.predict
-        if camera is None and not paths:
-            raise PredictError("give photos, folders or videos to predict, or --camera N")
-        uri = model or default_model_uri(p.registered_model, p.alias)
-        log.info("model: %s", uri)
-        predictor = load_predictor(uri, p.top_k, p.batch_size)
-        if camera is not None:
-            predict_camera(predictor, camera, Path(out), p)
-        else:
-            predict_paths(predictor, paths, Path(out), p)
-    except (PredictError, ModelLoadError, ConfigError) as exc:
-        log.error("%s", exc)
-        sys.exit(1)

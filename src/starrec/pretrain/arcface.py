@@ -14,9 +14,11 @@ from keras import ops
 
 
 class ArcMarginHead(keras.layers.Layer):
-    """Inputs `[embeddings (B, D) unit-norm, labels (B,) int]` → margin logits (B, classes)."""
+    """Inputs `[embeddings (B, D) unit-norm, labels (B,) int]` → margin logits (B, classes).
 
-    def __init__(self, n_classes: int, scale: float = 30.0, margin: float = 0.3, **kwargs):
+    `scale` and `margin` are ArcFace's s and m (`pretrain.arc_scale`, `pretrain.arc_margin`)."""
+
+    def __init__(self, n_classes: int, scale: float, margin: float, **kwargs):
         super().__init__(**kwargs)
         self.n_classes, self.scale, self.margin = n_classes, scale, margin
 

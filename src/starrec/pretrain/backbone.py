@@ -7,7 +7,6 @@ head trains and what verification and prototype (few-shot) classification compar
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from starrec.config import PretrainParams
 
@@ -31,21 +30,3 @@ def build_backbone(input_shape: tuple[int, int, int], cfg: PretrainParams) -> ke
     x = keras.layers.BatchNormalization(momentum=0.9, name="embedding_bn")(x)
     outputs = keras.layers.UnitNormalization(axis=-1, name="embedding")(x)
     return keras.Model(inputs, outputs, name="face_backbone")
-
-
-def embed(backbone: keras.Model, images: np.ndarray, batch_size: int = 256,
-          mirror: bool = True) -> np.ndarray:
-    """Unit-norm float32 embeddings (N, D) of float32 [0, 1] face crops (N, H, W, C).
-
-    With `mirror`, each face's embedding is averaged with its left-right mirror image's
-    (faces are near-symmetric, so this averages out pose and lighting noise): on
-    five-celebrity-faces val it took logistic regression on the embeddings from 0.92 to 0.96
-    and nearest prototype from 0.88 to 0.92."""
-    if len(images) == 0:
-        return np.zeros((0, int(backbone.output_shape[-1])), dtype=np.float32)
-    images = np.asarray(images, dtype=np.float32)
-    out = backbone.predict(images, batch_size=batch_size, verbose=0)
-    if mirror:
-        out = out + backbone.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return np.asarray(out, dtype=np.float32)

@@ -1,25 +1,21 @@
 """Which public identities the backbone may learn from, and which are held out for verifying it.
 
-Stars of the main data set are removed by name (case-, `_`/space/`-`-insensitive) so that
-transfer and few-shot results on them are not inflated by having seen them in pretraining.
+Stars of the main data set are removed by name (`names.person_key`: case and separators
+ignored) so that transfer and few-shot results on them are not inflated by having seen them
+in pretraining.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from starrec.names import person_key
 from starrec.stage import StageError
-
-
-def name_key(name: str) -> str:
-    """`Colin_Powell`, `colin powell` and `COLIN-POWELL` all give `colinpowell`."""
-    return re.sub(r"[\s_\-]+", "", name.casefold())
 
 
 def target_names(path: Path) -> list[str]:
@@ -38,9 +34,9 @@ def target_names(path: Path) -> list[str]:
 
 
 def excluded(names: Iterable[str], targets: Iterable[str]) -> list[str]:
-    """The `names` that match a target by `name_key`."""
-    keys = {name_key(t) for t in targets}
-    return sorted(n for n in names if name_key(n) in keys)
+    """The `names` that are one of the targets (by `person_key`)."""
+    keys = {person_key(t) for t in targets}
+    return sorted(n for n in names if person_key(n) in keys)
 
 
 def split_people(names: Iterable[str], holdout: float, seed: int) -> tuple[list[str], list[str]]:

@@ -3,40 +3,29 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+import keras
+import mlflow
 import numpy as np
+from mlflow.models import infer_signature
 
 from starrec.config import MlflowParams, PretrainParams
+from starrec.tracking import connect, flatten_params, pip_requirements
 
 log = logging.getLogger(__name__)
 
 
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def log_to_mlflow(cfg: PretrainParams, tracking: MlflowParams, models_dir: Path,
-                  report: dict[str, Any], history: dict[str, list[float]]) -> dict[str, Any]:
-    """Params, per-epoch loss/accuracy, verification figures, report and backbone (keras
-    flavour, registered as `cfg.registered_model`); returns run id and model version."""
-    import keras
-    import mlflow
-    from mlflow.models import infer_signature
-
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking.tracking_uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(tracking.experiment)
+def log_to_mlflow(cfg: PretrainParams, tracking: MlflowParams, backbone: keras.Model,
+                  report: dict[str, Any], history: dict[str, list[float]],
+                  artifacts: list[Path]) -> dict[str, Any]:
+    """Params, per-epoch loss/accuracy, verification figures, report, `artifacts` and the
+    backbone (keras flavour, registered as `cfg.registered_model`); returns the run id and
+    model version."""
+    uri = connect(tracking)
     with mlflow.start_run(run_name="pretrain", tags={"stage": "pretrain"}) as run:
-        mlflow.log_params(flatten(cfg.model_dump(mode="json"), "pretrain."))
+        mlflow.log_params(flatten_params({"pretrain": cfg.model_dump(mode="json")}))
         for name, values in history.items():
             for epoch, value in enumerate(values):
                 mlflow.log_metric(f"pretrain_{name}", value, step=epoch)
@@ -47,14 +36,13 @@ def log_to_mlflow(cfg: PretrainParams, tracking: MlflowParams, models_dir: Path,
                             "identities_held_out": report["identities"]["held_out"],
                             "train_seconds": report["timing"]["train_seconds"]})
         mlflow.log_dict(report, "backbone_report.json")
-        for name in ("backbone_meta.json",):
-            mlflow.log_artifact(str(models_dir / name))
-        backbone = keras.saving.load_model(models_dir / "backbone.keras", compile=False)
+        for file in artifacts:
+            mlflow.log_artifact(str(file))
         example = np.zeros((1, *backbone.input_shape[1:]), dtype=np.float32)
         info = mlflow.keras.log_model(
             backbone, name="backbone",
             signature=infer_signature(example, backbone.predict(example, verbose=0)),
-            registered_model_name=cfg.registered_model)
+            pip_requirements=pip_requirements(), registered_model_name=cfg.registered_model)
     log.info("MLflow run %s; backbone registered as %s version %s", run.info.run_id,
              cfg.registered_model, info.registered_model_version)
     return {"tracking_uri": uri, "run_id": run.info.run_id, "model_uri": info.model_uri,

@@ -1,4 +1,5 @@
-"""Train the backbone with an ArcFace head on (face crop, identity) arrays.
+"""Train the backbone with an ArcFace head on (face crop, identity) arrays, through the
+training loop the star classifier uses (`train.fit`).
 
 ArcFace over triplet / supervised-contrastive: it needs no pair or triplet mining and no
 large multi-positive batches (a few dozen identities with 20–100 photos each train well with
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -19,6 +21,8 @@ import tensorflow as tf
 from starrec.config import PretrainAugment, PretrainParams
 from starrec.pretrain.arcface import ArcMarginHead
 from starrec.pretrain.backbone import build_backbone
+from starrec.train.fit import fingerprint, fit
+from starrec.train.schedules import cosine
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +55,11 @@ def device_name() -> str:
 
 
 def train_backbone(cfg: PretrainParams, images: np.ndarray, labels: np.ndarray,
-                   epochs: int | None = None) -> tuple[keras.Model, dict[str, Any]]:
+                   checkpoint_dir: Path) -> tuple[keras.Model, dict[str, Any]]:
     """Fit backbone + ArcFace head on float32 [0, 1] crops (N, H, W, C) and int labels
-    0..K-1; returns the backbone (embedding model) and the history with timing."""
+    0..K-1 through the shared training loop (cosine LR per epoch, resumable from
+    `checkpoint_dir`); returns the backbone (embedding model) and the history with timing."""
     keras.utils.set_random_seed(cfg.seed)
-    epochs = cfg.epochs if epochs is None else epochs
     n_classes = int(labels.max()) + 1
     backbone = build_backbone(tuple(images.shape[1:]), cfg)
     image_in = keras.Input(shape=images.shape[1:], name="face")
@@ -63,9 +67,7 @@ def train_backbone(cfg: PretrainParams, images: np.ndarray, labels: np.ndarray,
     emb = backbone(augmentation(cfg.augment, cfg.seed)(image_in))
     logits = ArcMarginHead(n_classes, cfg.arc_scale, cfg.arc_margin, name="arcface")([emb, label_in])
     model = keras.Model([image_in, label_in], logits)
-    steps = max(1, int(np.ceil(len(images) / cfg.batch_size)))
-    lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * max(epochs, 1))
-    model.compile(optimizer=keras.optimizers.Adam(lr),
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     ds = (tf.data.Dataset.from_tensor_slices(((images, labels.astype("int32")), labels))
@@ -73,11 +75,15 @@ def train_backbone(cfg: PretrainParams, images: np.ndarray, labels: np.ndarray,
           .batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
     device = device_name()
     log.info("pretrain: %d faces of %d people, %d epochs on %s", len(images), n_classes,
-             epochs, device)
+             cfg.epochs, device)
     start = time.perf_counter()
-    hist = model.fit(ds, epochs=epochs, shuffle=False,
-                     verbose=2 if log.isEnabledFor(logging.INFO) else 0)
+    history = fit(model, ds, epochs=cfg.epochs,
+                  lr=lambda epoch: cosine(cfg.learning_rate, epoch, cfg.epochs, 0.0),
+                  checkpoint_dir=checkpoint_dir,
+                  run_key=fingerprint(model, cfg.model_dump(mode="json"),
+                                      {"faces": len(images), "classes": n_classes}))
     seconds = time.perf_counter() - start
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    return backbone, {"history": history, "train_seconds": seconds, "device": device,
-                      "epochs": epochs, "images_per_second": len(images) * epochs / max(seconds, 1e-9)}
+    curves = {k: history[k].astype(float).tolist() for k in history.columns if k != "epoch"}
+    return backbone, {"history": curves, "train_seconds": seconds, "device": device,
+                      "epochs": cfg.epochs,
+                      "images_per_second": len(images) * cfg.epochs / max(seconds, 1e-9)}

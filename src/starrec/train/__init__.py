@@ -1,1 +1,2 @@
-"""The `train` stage: Keras models, LR schedules, devices, and the MLflow-tracked training run."""
+"""Training the star classifier: Keras models, LR schedules, devices, the training loop
+(shared with pretrain) and the MLflow run of the `train` stage."""

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
+from starrec.artifacts import AUGMENTED_SPLIT
 from starrec.config import TrainParams
 from starrec.dataset.tfrecords import list_shards, make_dataset, read_label_map
 from starrec.stage import StageError
@@ -47,7 +48,7 @@ def load_data(cfg: TrainParams, tfrecord_dir: Path, augmented_dir: Path | None,
     aug_files: list[Path] = []
     if cfg.use_augmented:
         try:
-            aug_files = list_shards(Path(augmented_dir), "train_aug")
+            aug_files = list_shards(Path(augmented_dir), AUGMENTED_SPLIT)
         except (OSError, TypeError) as exc:
             raise StageError(f"{augmented_dir}: train.use_augmented is set but there are no "
                              f"augmented shards ({exc})") from exc
@@ -60,7 +61,7 @@ def load_data(cfg: TrainParams, tfrecord_dir: Path, augmented_dir: Path | None,
                          seed=cfg.seed, augment=augment)
     val = make_dataset(val_files, batch_size=cfg.batch_size)
     shape = tuple(int(d) for d in train.element_spec[0].shape[1:])
-    sizes = {"train": len(y_train), "train_aug": len(y_aug), "val": len(y_val)}
+    sizes = {"train": len(y_train), AUGMENTED_SPLIT: len(y_aug), "val": len(y_val)}
     weights = None
     if cfg.class_weights:
         y = np.concatenate([y_train, y_aug])
@@ -71,5 +72,5 @@ def load_data(cfg: TrainParams, tfrecord_dir: Path, augmented_dir: Path | None,
     if missing:
         log.warning("no train images for %s", ", ".join(classes[i] for i in missing))
     log.info("train %d (+%d augmented), val %d images of %s, %d classes", sizes["train"],
-             sizes["train_aug"], sizes["val"], "x".join(map(str, shape)), len(classes))
+             sizes[AUGMENTED_SPLIT], sizes["val"], "x".join(map(str, shape)), len(classes))
     return TrainData(train, val, classes, shape, sizes, weights)

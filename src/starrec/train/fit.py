@@ -1,5 +1,6 @@
-"""Compile and fit a model: optimiser, LR schedule, early stopping, class weights, resumable
-checkpoints and a one-line-per-epoch progress log (also sent to MLflow when a run is active)."""
+"""The one training loop (train and pretrain): per-epoch LR schedule, early stopping, class
+weights, resumable checkpoints and a one-line-per-epoch progress log (also sent to MLflow
+when a run is active)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import mlflow
@@ -60,11 +62,15 @@ class EpochLog(keras.callbacks.Callback):
             mlflow.log_metrics(metrics, step=epoch)
 
 
+def fingerprint(model: keras.Model, params: Any, data: Any) -> str:
+    """What a checkpoint must match to be resumed: architecture, params and data."""
+    key = {"model": json.loads(model.to_json())["config"], "params": params, "data": data}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def run_fingerprint(model: keras.Model, cfg: TrainParams, data: TrainData) -> str:
-    """What a checkpoint must match to be resumed: architecture, train params and data."""
-    key = {"model": json.loads(model.to_json())["config"], "train": cfg.model_dump(mode="json"),
-           "classes": data.classes, "sizes": data.sizes}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return fingerprint(model, cfg.model_dump(mode="json"),
+                       {"classes": data.classes, "sizes": data.sizes})
 
 
 def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
@@ -80,28 +86,39 @@ def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
     mark.write_text(fingerprint)
 
 
-def fit_model(model: keras.Model, cfg: TrainParams, data: TrainData, checkpoint_dir: Path,
-              callbacks: Sequence[keras.callbacks.Callback] = ()) -> pd.DataFrame:
-    """Train (resuming from `checkpoint_dir` if a killed run of the same model, params and
-    data left one there), restore the best-val-loss weights, delete the checkpoints; returns
-    the per-epoch history (epoch, loss, accuracy, val_loss, val_accuracy, lr). `callbacks`
-    run after the built-in ones."""
+def fit(model: keras.Model, train: Any, *, epochs: int, lr: Callable[[int], float],
+        checkpoint_dir: Path, run_key: str, val: Any = None, patience: int | None = None,
+        class_weight: dict[int, float] | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = ()) -> pd.DataFrame:
+    """Fit a compiled model for `epochs` with learning rate `lr(epoch)`, resuming from
+    `checkpoint_dir` if a killed run with the same `run_key` (see `fingerprint`) left one
+    there; with `val` and `patience`, stop early and restore the best-val-loss weights.
+    Deletes the checkpoints and returns the per-epoch history (epoch, loss, accuracy[,
+    val_loss, val_accuracy], lr). `callbacks` run after the built-in ones."""
     checkpoint_dir = Path(checkpoint_dir)
-    discard_stale_checkpoints(checkpoint_dir, run_fingerprint(model, cfg, data))
+    discard_stale_checkpoints(checkpoint_dir, run_key)
     if (checkpoint_dir / EPOCH_LOG).is_file():
         log.info("%s: resuming an interrupted run", checkpoint_dir)
-    builtin = [
-        keras.callbacks.LearningRateScheduler(
-            lambda epoch, _lr: lr_at(cfg.schedule, cfg.optimizer.learning_rate, epoch, cfg.epochs)),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping_patience,
-                                      restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(checkpoint_dir / EPOCH_LOG), append=True),
-        EpochLog(cfg.epochs),
-        keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
-        *callbacks,
-    ]
-    model.fit(data.train, validation_data=data.val, epochs=cfg.epochs, verbose=0,
-              class_weight=data.class_weight, callbacks=builtin)
+    builtin = [keras.callbacks.LearningRateScheduler(lambda epoch, _lr: lr(epoch))]
+    if val is not None and patience is not None:
+        builtin.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                     restore_best_weights=True))
+    builtin += [keras.callbacks.CSVLogger(str(checkpoint_dir / EPOCH_LOG), append=True),
+                EpochLog(epochs),
+                keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup")),
+                *callbacks]
+    model.fit(train, validation_data=val, epochs=epochs, verbose=0, class_weight=class_weight,
+              callbacks=builtin)
     history = read_epoch_log(checkpoint_dir / EPOCH_LOG)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return history
+
+
+def fit_model(model: keras.Model, cfg: TrainParams, data: TrainData, checkpoint_dir: Path,
+              callbacks: Sequence[keras.callbacks.Callback] = ()) -> pd.DataFrame:
+    """`fit` with the train stage's schedule, early stopping and class weights."""
+    return fit(model, data.train, epochs=cfg.epochs, val=data.val,
+               lr=lambda epoch: lr_at(cfg.schedule, cfg.optimizer.learning_rate, epoch, cfg.epochs),
+               checkpoint_dir=checkpoint_dir, run_key=run_fingerprint(model, cfg, data),
+               patience=cfg.early_stopping_patience, class_weight=data.class_weight,
+               callbacks=callbacks)

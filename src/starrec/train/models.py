@@ -30,20 +30,24 @@ PIXEL_MODE = {
 }
 MIN_SIDE = {"inception_v3": 75, "inception_resnet_v2": 75, "xception": 71}
 DEFAULT_MIN_SIDE = 32
-BACKBONE_FILE = "backbone.keras"  # the pretrain stage's output, for weights: pretrained
+
+
+def uses_backbone(cfg: TrainParams) -> bool:
+    """Whether the model is built on the pretrain stage's backbone (`weights: pretrained`)."""
+    return cfg.model == "transfer" and cfg.transfer.weights == "pretrained"
 
 
 def build_model(cfg: TrainParams, input_shape: tuple[int, int, int], n_classes: int,
-                pretrained: Path | None = None) -> keras.Model:
-    """A fresh model as `cfg.model` says; `pretrained` is the backbone file used when
-    `transfer.weights` is `pretrained`."""
+                backbone: keras.Model | None = None) -> keras.Model:
+    """A fresh model as `cfg.model` says; `backbone` (see `load_backbone`) is the feature
+    extractor when `uses_backbone(cfg)`."""
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
     if cfg.model == "fcn":
         features = _fcn(cfg, inputs)
     elif cfg.model == "star_cnn":
         features = _star_cnn(cfg, inputs)
     else:
-        features = _transfer(cfg, inputs, pretrained)
+        features = _transfer(cfg, inputs, backbone)
     logits = keras.layers.Dense(n_classes, name="logits")(features)
     probs = keras.layers.Activation("softmax", dtype="float32", name="probs")(logits)
     return keras.Model(inputs, probs, name=cfg.model)
@@ -120,12 +124,14 @@ def pixel_layer(mode: str, channels: int) -> keras.layers.Conv2D:
     return layer
 
 
-def _transfer(cfg: TrainParams, inputs, pretrained: Path | None):
+def _transfer(cfg: TrainParams, inputs, pretrained: keras.Model | None):
     """A backbone (keras.applications, or the pretrain stage's) as feature extractor, frozen
     or with its top `fine_tune_layers` trainable, under a new dropout + softmax head."""
     t = cfg.transfer
     if t.weights == "pretrained":
-        backbone = _pretrained_backbone(pretrained, tuple(inputs.shape[1:]))
+        if pretrained is None:
+            raise ValueError("train.transfer.weights pretrained: no backbone given")
+        backbone = pretrained
         x = backbone(inputs)
     else:
         factory = getattr(keras.applications, t.backbone, None)
@@ -157,8 +163,9 @@ def _weights(weights: str) -> str | None:
     return weights
 
 
-def _pretrained_backbone(path: Path | None, input_shape: tuple[int, ...]) -> keras.Model:
-    if path is None or not Path(path).is_file():
+def load_backbone(path: Path, input_shape: tuple[int, ...]) -> keras.Model:
+    """The pretrain stage's backbone, checked against the images it will see."""
+    if not Path(path).is_file():
         raise FileNotFoundError(f"train.transfer.weights pretrained: {path}: backbone not found "
                                 "(run the pretrain stage first)")
     backbone = keras.saving.load_model(path, compile=False)

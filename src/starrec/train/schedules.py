@@ -28,6 +28,12 @@ def lr_at(cfg: ScheduleParams, base_lr: float, epoch: int, epochs: int) -> float
     if cfg.name == "step":
         return base_lr * cfg.drop ** (epoch // cfg.decay_epochs)
     if cfg.name == "cosine":
-        progress = min(epoch / max(epochs, 1), 1.0)
-        return cfg.min_lr + (base_lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return cosine(base_lr, epoch, epochs, cfg.min_lr)
     raise ValueError(f"unknown schedule {cfg.name!r}")
+
+
+def cosine(base_lr: float, epoch: int, epochs: int, min_lr: float) -> float:
+    """Half a cosine from `base_lr` at epoch 0 down to `min_lr` at `epochs` (train's `cosine`
+    schedule, and pretrain's)."""
+    progress = min(epoch / max(epochs, 1), 1.0)
+    return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -14,7 +14,7 @@ from starrec.config import Config
 from starrec.faces.artifacts import ModelFileError
 from starrec.faces.detectors import Detection
 from starrec.faces.embed import Embedder, OwnEmbedder, embed_faces, make_embedder
-from starrec.faces.yunet import YunetDetector
+from starrec.faces.detectors import YunetDetector
 
 
 @pytest.fixture(scope="module")

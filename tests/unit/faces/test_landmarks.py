@@ -13,7 +13,7 @@ from starrec.config import Config
 from starrec.faces.align import TEMPLATE_112, align_face
 from starrec.faces.detectors import Detection, HaarDetector, MtcnnDetector, detect_scaled, make_detector
 from starrec.faces.image import decode_rgb
-from starrec.faces.yunet import YunetDetector
+from starrec.faces.detectors import YunetDetector
 
 
 def check_geometry(face: Detection) -> None:

@@ -1,0 +1,3 @@
+"""Serving: the MLflow pyfunc model (photos in, named faces out) and loading any starrec
+model — a registry alias or URI, a local .keras file, or the backbone with its enrolled
+stars — as one `Predictor`."""

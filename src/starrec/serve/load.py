@@ -1,0 +1,46 @@
+"""Any starrec model as a `Predictor`: a runs:/ or models:/ URI of the pyfunc model, a local
+.keras file with its meta JSON (and open_set.json) beside it, or the pretrain backbone with
+the stars `starrec enroll` added beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starrec.artifacts import BACKBONE
+from starrec.enroll.classifier import load_prototype_predictor
+from starrec.enroll.gallery import EnrollError
+from starrec.predict.model_io import ModelLoadError, load_keras_predictor
+from starrec.predict.recognize import Predictor
+
+
+def load_predictor(uri: str, top_k: int, batch_size: int) -> Predictor:
+    """`uri`: a local .keras path, or a runs:/ / models:/ URI of a starrec pyfunc model."""
+    if uri.startswith(("runs:/", "models:/")) or "://" in uri:
+        return _load_pyfunc(uri, top_k)
+    if Path(uri).name == BACKBONE:
+        try:
+            return load_prototype_predictor(uri, top_k)
+        except (EnrollError, OSError, ValueError) as exc:
+            raise ModelLoadError(str(exc)) from exc
+    return load_keras_predictor(uri, top_k, batch_size)
+
+
+def _load_pyfunc(uri: str, top_k: int) -> Predictor:
+    import mlflow.pyfunc
+
+    from starrec.serve.pyfunc import StarPyfunc
+
+    try:
+        wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except Exception as exc:  # noqa: BLE001 - mlflow raises many types; one clear line
+        raise ModelLoadError(f"{uri}: cannot load ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(wrapper, StarPyfunc):
+        raise ModelLoadError(f"{uri}: not a starrec pyfunc model ({type(wrapper).__name__})")
+    predictor = wrapper.predictor
+    predictor.top_k = top_k
+    return predictor
+
+
+def default_model_uri(registered_model: str, alias: str) -> str:
+    """The registry's alias of the pyfunc model, e.g. models:/starrec-pyfunc@champion."""
+    return f"models:/{registered_model}@{alias}"

@@ -1,0 +1,143 @@
+"""The pyfunc model: logged and registered in a real sqlite MLflow, loaded back by URI, and
+served by a real `mlflow models serve` answering a real photo and bad payloads."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import urllib3
+from helpers.models import calibrated_copy
+from helpers.params import section
+from helpers.tracking import store
+from mlflow.exceptions import MlflowException
+
+from starrec.faces.image import decode_rgb
+from starrec.serve.load import load_predictor
+from starrec.serve.pyfunc import encode_image, log_pyfunc, request_json
+
+NAME = "starrec-test-pyfunc"
+MAX_BYTES = 300_000
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory, model_dir, known_splits) -> Path:
+    return calibrated_copy(model_dir, known_splits["val"], tmp_path_factory.mktemp("cal") / "m")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, calibrated) -> str:
+    """A sqlite tracking store holding the pyfunc model, alias champion; yields its URI."""
+    tracking = store(tmp_path_factory.mktemp("mlflow"), "serve-test")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    try:
+        with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(
+                "serve-test").experiment_id):
+            info = log_pyfunc(calibrated, section("predict", registered_model=NAME,
+                                                  max_image_bytes=MAX_BYTES))
+        mlflow.MlflowClient().set_registered_model_alias(NAME, "champion",
+                                                          info.registered_model_version)
+        yield tracking.tracking_uri
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def load(uri: str):
+    return load_predictor(uri, 3, 64)
+
+
+def photo(shared_datasets: Path) -> Path:
+    return shared_datasets / "lfw-original-10x10" / "Colin_Powell" / "Colin_Powell_0001.jpg"
+
+
+def test_registered_model_predicts_like_local_files(registry, calibrated, shared_datasets) -> None:
+    rgb = decode_rgb(photo(shared_datasets).read_bytes())
+    served = load(f"models:/{NAME}@champion")(rgb)
+    local = load(str(calibrated / "model.keras"))(rgb)
+    assert served and [f.to_json() for f in served] == [f.to_json() for f in local]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("%%% not base64 %%%", "not valid base64"),
+    (base64.b64encode(b"hello, not an image").decode(), "not a readable image"),
+    (base64.b64encode(os.urandom(MAX_BYTES + 10)).decode(), "too large"),
+])
+def test_bad_payloads_are_invalid_parameter_errors(registry, value, message) -> None:
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    with pytest.raises(MlflowException, match=message) as err:
+        model.predict(pd.DataFrame({"image": [value]}))
+    assert err.value.get_http_status_code() == 400
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(300)
+def test_mlflow_models_serve_answers_photos_and_bad_payloads(registry, shared_datasets) -> None:
+    port = _free_port()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow_bin), "models", "serve", "-m", f"models:/{NAME}@champion",
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        # as in an activated venv: the server execs `uvicorn` from PATH
+        env={**os.environ, "MLFLOW_TRACKING_URI": registry,
+             "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+        start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=120), retries=False)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, server.stdout.read().decode(errors="replace")[-3000:]
+            try:
+                if http.request("GET", f"{base}/ping").status == 200:
+                    break
+            except urllib3.exceptions.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up in 180 s"
+            time.sleep(1)
+
+        def post(body: str) -> urllib3.BaseHTTPResponse:
+            return http.request("POST", f"{base}/invocations", body=body,
+                                headers={"Content-Type": "application/json"})
+
+        sky = np.zeros((60, 80, 3), np.uint8)
+        import cv2
+
+        sky_b64 = base64.b64encode(cv2.imencode(".png", sky)[1].tobytes()).decode()
+        ok = post(request_json([encode_image(photo(shared_datasets)), sky_b64]))
+        assert ok.status == 200, ok.data[:500]
+        preds = ok.json()["predictions"]
+        assert preds[0]["n_faces"] >= 1 and preds[1] == {"n_faces": 0, "faces": []}
+        face = preds[0]["faces"][0]
+        assert {"box", "label", "confidence", "score", "top"} <= set(face)
+        assert len(face["box"]) == 4 and 0 < face["confidence"] <= 1
+
+        bad = post(request_json(["%%% not base64 %%%"]))
+        assert bad.status == 400 and "not valid base64" in bad.json()["message"]
+        not_image = post(request_json([base64.b64encode(b"plain text").decode()]))
+        assert not_image.status == 400 and "not a readable image" in not_image.json()["message"]
+        wrong_column = post('{"dataframe_split": {"columns": ["photo"], "data": [["x"]]}}')
+        assert 400 <= wrong_column.status < 500
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
