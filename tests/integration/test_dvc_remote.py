@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dvc_repo import run
+from helpers.dvc_repo import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # may run the shared pipeline
 
