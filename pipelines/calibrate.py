@@ -29,7 +29,7 @@ from starrec.io import write_json_atomic
 from starrec.predict.model_io import KerasClassifier, ModelLoadError
 from starrec.serve.pyfunc import log_pyfunc
 from starrec.stage import StageError, run_stage
-from starrec.tracking import read_run_json
+from starrec.tracking import read_run_json, use_tracking_uri
 
 log = logging.getLogger("starrec.calibrate")
 
@@ -90,7 +90,7 @@ def register(cfg: Config, report: dict) -> None:
     models, p = cfg.paths.models, cfg.predict
     run = read_run_json(models / RUN)
     champion = read_champion(models / CHAMPION)
-    mlflow.set_tracking_uri(run["tracking_uri"])
+    use_tracking_uri(run["tracking_uri"])
     at = report["test"]["at_threshold"]
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({"open_set_threshold": report["threshold"],

@@ -40,19 +40,17 @@ def predict(
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry, limits)."),
 ) -> None:
     """Name the stars in photos, folders, videos or a camera; faces of others are `unknown`."""
-    import mlflow
-
     from starrec.config import ConfigError, load_config
     from starrec.predict.model_io import ModelLoadError
     from starrec.predict.predict import PredictError, predict_camera, predict_paths
     from starrec.serve.load import default_model_uri, load_predictor
-    from starrec.tracking import tracking_uri
+    from starrec.tracking import tracking_uri, use_tracking_uri
 
     try:
         cfg = load_config(params)
         if camera is None and not paths:
             raise PredictError("give photos, folders or videos to predict, or --camera N")
-        mlflow.set_tracking_uri(tracking_uri(cfg.mlflow))
+        use_tracking_uri(tracking_uri(cfg.mlflow))
         p = cfg.predict
         uri = model or default_model_uri(p.registered_model, p.alias)
         log.info("model: %s", uri)

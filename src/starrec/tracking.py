@@ -36,6 +36,18 @@ def tracking_uri(cfg: MlflowParams) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
 
 
+def use_tracking_uri(uri: str) -> None:
+    """Point mlflow at `uri` in this process. mlflow.set_tracking_uri also exports it as
+    MLFLOW_TRACKING_URI, which `tracking_uri` reads as the caller's override; put that back,
+    so a later `connect` in the same process follows its own params."""
+    caller = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if caller is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = caller
+
+
 def probe(uri: str, timeout_s: float) -> str | None:
     """None if the MLflow server at `uri` answers GET /health, else the reason it does not."""
     try:
@@ -66,7 +78,7 @@ def connect(cfg: MlflowParams) -> str:
             log.warning("MLflow tracking server %s unreachable (%s); logging locally to %s",
                         uri, reason, LOCAL_FALLBACK_URI)
             uri = LOCAL_FALLBACK_URI
-    mlflow.set_tracking_uri(uri)
+    use_tracking_uri(uri)
     try:
         mlflow.set_experiment(cfg.experiment)
     except mlflow.exceptions.MlflowException as exc:

@@ -1,8 +1,10 @@
-"""A real MLflow sqlite store per test, its artifacts beside it (never `mlruns/` in the repo),
-and the global tracking state put back afterwards."""
+"""A real MLflow sqlite store per test, its artifacts beside it (never `mlruns/` in the repo);
+tests/conftest.py puts the global tracking state back after every test, `using` after a
+module's fixture."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +28,18 @@ def store(root: Path, experiment: str = "test", **overrides) -> MlflowParams:
 
 
 @contextmanager
-def restored() -> Iterator[None]:
-    """Run a block that may point mlflow elsewhere or leave a run open; undo both after."""
-    previous = mlflow.get_tracking_uri()
+def using(uri: str) -> Iterator[None]:
+    """mlflow pointed at `uri` for a block (a module fixture's store), then back as it was,
+    MLFLOW_TRACKING_URI included (mlflow.set_tracking_uri exports it)."""
+    previous, env = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
         while mlflow.active_run() is not None:
             mlflow.end_run()
         mlflow.set_tracking_uri(previous)
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env

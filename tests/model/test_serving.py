@@ -19,7 +19,7 @@ import pytest
 import urllib3
 from helpers.models import calibrated_copy
 from helpers.params import section
-from helpers.tracking import store
+from helpers.tracking import store, using
 from mlflow.exceptions import MlflowException
 
 from starrec.faces.image import decode_rgb
@@ -39,9 +39,7 @@ def calibrated(tmp_path_factory, model_dir, known_splits) -> Path:
 def registry(tmp_path_factory, calibrated) -> str:
     """A sqlite tracking store holding the pyfunc model, alias champion; yields its URI."""
     tracking = store(tmp_path_factory.mktemp("mlflow"), "serve-test")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking.tracking_uri)
-    try:
+    with using(tracking.tracking_uri):
         with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(
                 "serve-test").experiment_id):
             info = log_pyfunc(calibrated, section("predict", registered_model=NAME,
@@ -49,8 +47,6 @@ def registry(tmp_path_factory, calibrated) -> str:
         mlflow.MlflowClient().set_registered_model_alias(NAME, "champion",
                                                           info.registered_model_version)
         yield tracking.tracking_uri
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def load(uri: str):

@@ -1,1 +1,2 @@
-"""Evaluate stage: test-split metrics, eigenfaces baseline, plots and the promotion gate."""
+"""The evaluate stage's library: test-split metrics, eigenfaces baseline, the backbone beside
+the CNN, plots and the promotion gate."""

@@ -1,1 +1,1 @@
-"""Face-embedding backbone pretrained on public identities (the `pretrain` stage)."""
+"""Face-embedding backbone pretrained on public identities (for the `pretrain` stage)."""
