@@ -1,6 +1,7 @@
 """Stage `calibrate`: the open-set "unknown" threshold, calibrated on the star data set's val
 split plus some held-out people (`predict.unknown.path`) and judged on the test split plus
-the others → `paths.models/open_set.json`, `paths.reports/open_set.{json,png}`; the pyfunc
+the others → `paths.models/open_set.json` (with the id of the model it was calibrated for:
+prediction refuses it beside another model), `paths.reports/open_set.{json,png}`; the pyfunc
 serving model (detect + classify + threshold) logged to the training run and registered,
 with the promoted alias when models/champion.json names this run.
 """
@@ -21,6 +22,7 @@ from starrec.calibrate.openset import (
     relabel,
     tradeoff,
 )
+from starrec.calibrate.rule import model_id_of
 from starrec.calibrate.unknown import unknown_faces
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
@@ -49,7 +51,7 @@ def main(cfg: Config) -> None:
 
     val = split_probs(cfg, classifier, "val")
     cal = calibrate(*val, p.score, p.target_precision, unknown[in_calib], p.unknown.prior)
-    write_json_atomic(models / OPEN_SET, cal.to_json())
+    write_json_atomic(models / OPEN_SET, {**cal.to_json(), "model_id": model_id_of(models / MODEL)})
     log.info("open set: %s >= %.4f keeps %.1f%% of val faces and rejects %.1f%% of %d faces "
              "of %d calibration people, precision %.3f (target %.2f)", p.score,
              cal.rule.threshold, 100 * cal.coverage, 100 * cal.unknown_rejected,

@@ -4,10 +4,16 @@ run, the model registered with alias `candidate`.
 
 With `train.transfer.weights: pretrained` the model is built on `paths.models/backbone.keras`
 (the pretrain stage's output). An interrupted run resumes from its checkpoints and MLflow run.
+
+With `train.model: embedding_head` the input is not TFRecords but the embed stage's
+`paths.embeddings/<faces.embedder>.npz` joined with the star split.csv: a head on pretrained
+embeddings trains in seconds, so it has no checkpoints; its meta and run record the embedder
+and the licences of the face model files it stands on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -17,28 +23,35 @@ import mlflow
 from starrec.artifacts import (
     BACKBONE,
     CHECKPOINTS,
+    EMBEDDINGS_META,
     HISTORY,
     LEARNING_CURVES,
     MODEL,
     MODEL_META,
     RUN,
+    SPLIT_CSV,
     STARS,
+    embeddings_file,
 )
 from starrec.config import Config
 from starrec.dataset.augment import online_augmentation_layers
 from starrec.dataset.tfrecords import read_schema
 from starrec.io import save_keras
 from starrec.model_meta import ModelMeta, write_meta
-from starrec.stage import run_stage
+from starrec.faces.artifacts import licences
+from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, dataset_name, flatten_params, run_tags, write_run_json
 from starrec.train.data import load_data
 from starrec.train.devices import setup_devices
+from starrec.train.embedding_data import load_embedding_data
+from starrec.train.embedding_head import fit_embedding_head
 from starrec.train.fit import compile_model, discard_stale_checkpoints, fit_model, run_fingerprint
 from starrec.train.models import build_model, load_backbone, uses_backbone
 from starrec.train.registry import log_keras_model, remember_run, resumable_run_id
 from starrec.train.report import plot_learning_curves, write_history
 
 log = logging.getLogger("starrec.train")
+EMBEDDER_FILES = {"sface": ["sface"], "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
 
 
 def main(cfg: Config) -> None:
@@ -46,6 +59,9 @@ def main(cfg: Config) -> None:
     models.mkdir(parents=True, exist_ok=True)
     checkpoints = models / CHECKPOINTS
     uri = connect(cfg.mlflow)  # fail fast, before any training time is spent
+    if t.model == "embedding_head":
+        train_embedding_head(cfg, uri)
+        return
 
     strategy = setup_devices(t)
     augment = None
@@ -96,12 +112,63 @@ def main(cfg: Config) -> None:
              cfg.mlflow.registered_model, version)
 
 
+def train_embedding_head(cfg: Config, uri: str) -> None:
+    """The embedding head on the embed stage's vectors: same outputs, run and registry."""
+    t, models, name = cfg.train, cfg.paths.models, cfg.faces.embedder
+    npz = cfg.paths.embeddings / embeddings_file(name)
+    try:
+        data = load_embedding_data(cfg.paths.splits / SPLIT_CSV, npz)
+        embedder = json.loads((cfg.paths.embeddings / EMBEDDINGS_META).read_text())[name]
+    except (OSError, KeyError, ValueError) as exc:  # ValueError: EmbeddingDataError, bad JSON
+        raise StageError(f"{npz}: cannot train on {name} embeddings ({exc})") from exc
+    files = EMBEDDER_FILES[name] + (["yunet"] if cfg.extract.detector == "yunet" else [])
+    licence = licences(files) if files else {}
+    with mlflow.start_run() as run:
+        mlflow.log_params(flatten_params(logged_params(cfg)))
+        mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), data.sizes),
+                         "embedder": name, **{f"licence.{f}": v for f, v in licence.items()}})
+        start = time.perf_counter()
+        model, history = fit_embedding_head(data.x["train"], data.y["train"], data.x["val"],
+                                            data.y["val"], t.embedding_head, t.seed)
+        seconds = time.perf_counter() - start
+        history["epoch"] -= 1  # history.csv counts epochs from 0, as Keras (and other models)
+        for row in history.itertuples(index=False):
+            mlflow.log_metrics({k: float(v) for k, v in row._asdict().items() if k != "epoch"},
+                               step=int(row.epoch))
+        best = int(history["val_loss"].idxmin())
+        mlflow.log_metrics({"train_seconds": seconds, "best_epoch": best + 1,
+                            "best_val_loss": float(history["val_loss"][best]),
+                            "best_val_accuracy": float(history["val_accuracy"][best])})
+        log.info("embedding head on %s: %d epochs in %.1f s; val accuracy %.4f at the last "
+                 "epoch", name, len(history), seconds, history["val_accuracy"].iloc[-1])
+        spec = embedder["input"]
+        save_keras(model, models / MODEL)
+        write_meta(models / MODEL_META, ModelMeta(
+            classes=data.classes, image_size=int(spec["size"]), channels=3,
+            extract=cfg.extract, model=t.model, embedder=name, embedder_input=spec,
+            embedder_sha256=embedder["sha256"], licences=licence))
+        write_history(history, models / HISTORY)
+        plot_learning_curves(history, models / LEARNING_CURVES,
+                             f"{t.model} on {name}: {len(data.classes)} classes")
+        version = log_keras_model(model, data.x["val"][:2], data.classes,
+                                  [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
+                                  cfg.mlflow.registered_model)
+        info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+                "tracking_uri": uri, "registered_model": cfg.mlflow.registered_model,
+                "model_version": version}
+    write_run_json(models / RUN, **info)
+    log.info("MLflow run %s; registered %s version %s as candidate", info["run_id"],
+             cfg.mlflow.registered_model, version)
+
+
 def logged_params(cfg: Config) -> dict:
     """The params this stage reads (its dvc.yaml `params:`), as the run's params."""
     sections = {"train": cfg.train, "augment": cfg.augment, "extract": cfg.extract,
                 "mlflow": cfg.mlflow, f"datasets.{STARS}": cfg.datasets[STARS]}
     if uses_backbone(cfg.train):
         sections["pretrain"] = cfg.pretrain
+    if cfg.train.model == "embedding_head":
+        sections["faces"] = cfg.faces
     return {name: section.model_dump(mode="json") for name, section in sections.items()}
 
 

@@ -14,6 +14,12 @@ SPLIT_CSV = "split.csv"
 LABEL_MAP = "label_map.json"
 SCHEMA = "schema.json"
 SPLITS = ("train", "val", "test")
+EMBEDDINGS_META = "meta.json"  # paths.embeddings: {embedder: {dim, licence, input, sha256}}
+
+
+def embeddings_file(embedder: str) -> str:
+    """paths.embeddings/<embedder>.npz: arrays face_id (N,) and x (N, dim), unit norm."""
+    return f"{embedder}.npz"
 AUGMENTED_SPLIT = "train_aug"
 
 # train / pretrain outputs in `paths.models`

@@ -49,6 +49,7 @@ class Paths(DataPaths):
     """Stage outputs; dvc.yaml reads the same keys through `${...paths.*}` templating."""
 
     augmented: Path
+    embeddings: Path  # the embed stage's <embedder>.npz + meta.json
     models: Path
     reports: Path
 
@@ -291,7 +292,7 @@ class EmbeddingHeadParams(Section):
 
 
 class TrainParams(Section):
-    model: Literal["fcn", "star_cnn", "transfer"]
+    model: Literal["fcn", "star_cnn", "transfer", "embedding_head"]
     epochs: PosInt
     batch_size: PosInt
     optimizer: OptimizerParams

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -31,6 +32,11 @@ class ModelMeta(BaseModel):
     image_shape: list[int] | None = None
     input_range: list[float] | None = None
     model: str | None = None
+    # a classifier on embeddings (model embedding_head): the embedder that makes its input
+    embedder: str | None = None
+    embedder_input: dict[str, Any] | None = None  # faces.embed.InputSpec
+    embedder_sha256: str | None = None  # of the embedder's model file
+    licences: dict[str, str] | None = None  # {face model file: licence}
     # an embedding backbone (pretrain)
     embedding_dim: int | None = None
     verification_threshold: float | None = None

@@ -74,11 +74,12 @@ def calibrated_copy(model_dir: Path, val: tuple[np.ndarray, np.ndarray], dest: P
     import shutil
 
     from starrec.calibrate.openset import calibrate
+    from starrec.calibrate.rule import model_id_of
     from starrec.io import write_json_atomic
     from starrec.predict.model_io import KerasClassifier
 
     out = Path(shutil.copytree(model_dir, dest))
     clf = KerasClassifier.from_files(out / MODEL, out / MODEL_META, batch_size=64)
     cal = calibrate(clf.predict_proba(val[0]), val[1], "max_prob", 0.9)
-    write_json_atomic(out / OPEN_SET, cal.to_json())
+    write_json_atomic(out / OPEN_SET, {**cal.to_json(), "model_id": model_id_of(out / MODEL)})
     return out

@@ -47,7 +47,8 @@ def paths_under(root: Path) -> dict[str, Any]:
                                                      "tfrecords")}
 
     return {"datasets": {STARS: {"paths": data("data")}, PUBLIC: {"paths": data("data/public")}},
-            "paths": {"augmented": str(root / "data/augmented"), "models": str(root / "models"),
+            "paths": {"augmented": str(root / "data/augmented"),
+                      "embeddings": str(root / "data/embeddings"), "models": str(root / "models"),
                       "reports": str(root / "reports")}}
 
 

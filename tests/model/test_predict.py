@@ -133,3 +133,27 @@ def test_cli_predict_local_model(calibrated, photos, tmp_path) -> None:
     no_params = CliRunner().invoke(app, ["predict", str(photo), "--params",
                                          str(tmp_path / "none.yaml")])
     assert no_params.exit_code == 1
+
+
+def test_stale_threshold_refused(calibrated, photos, tmp_path) -> None:
+    """A model retrained after calibration (another model file beside the old open_set.json)
+    is refused by predict, with the fix, instead of turning faces into `unknown`."""
+    import keras
+    from typer.testing import CliRunner
+
+    from starrec.cli import app
+    from starrec.predict.model_io import ModelLoadError
+
+    stale = Path(shutil.copytree(calibrated, tmp_path / "m"))
+    model = keras.saving.load_model(stale / "model.keras", compile=False)
+    model.set_weights([w * 0.5 for w in model.get_weights()])  # "retrained": other weights
+    model.save(stale / "model.keras")
+    with pytest.raises(ModelLoadError, match="dvc repro calibrate") as err:
+        load_local(stale / "model.keras")
+    assert str(stale / "open_set.json") in str(err.value)
+    assert str(stale / "model.keras") in str(err.value) and "\n" not in str(err.value)
+    res = CliRunner().invoke(app, ["predict", str(photos / "in" / "Hugo_Chavez"), "--model",
+                                   str(stale / "model.keras"), "-o", str(tmp_path / "out"),
+                                   "--params", str(PARAMS)])
+    assert res.exit_code == 1 and not (tmp_path / "out" / "predictions.csv").exists()
+    assert "dvc repro calibrate" in res.output

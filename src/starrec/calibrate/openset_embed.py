@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from starrec.faces.artifacts import sha256_of
-from starrec.calibrate.rule import OpenSetRule, ScoreName, open_set_score
+from starrec.calibrate.rule import (
+    OpenSetRule,
+    ScoreName,
+    ThresholdMismatch,
+    model_id_of,
+    open_set_score,
+)
 
 log = logging.getLogger(__name__)
-
-
-class ThresholdMismatch(ValueError):
-    """The threshold was calibrated for another model (or for no recorded model)."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,6 @@ class ThresholdRecord:
             raise ThresholdMismatch("open-set threshold has no model_id (calibrated before "
                                     "thresholds recorded their model); re-run calibrate")
         return cls(**data)
-
-
-def model_id_of(path: Path) -> str:
-    """The id a threshold record keeps for a model file: its sha256."""
-    return f"sha256:{sha256_of(Path(path))}"
 
 
 def check_threshold_matches(record: ThresholdRecord, model_id: str) -> None:

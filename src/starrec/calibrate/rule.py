@@ -1,6 +1,9 @@
 """The open-set rule: a face whose confidence score is below the threshold is `unknown`.
 
-Calibrated by the calibrate stage (open_set.json), applied by prediction and serving.
+Calibrated by the calibrate stage (open_set.json), applied by prediction and serving. The file
+records the id of the model it was calibrated for: a threshold only means something for that
+model's scores, and a stale one beside a retrained model silently turns every face into
+`unknown` (or names strangers), so loading refuses it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from starrec.faces.artifacts import sha256_of
 
 ScoreName = Literal["max_prob", "margin"]
 
@@ -50,3 +55,25 @@ class OpenSetRule:
         data = json.loads(Path(path).read_text())
         return cls(score=data["score"], threshold=float(data["threshold"]),
                    target_precision=data.get("target_precision"))
+
+
+class ThresholdMismatch(ValueError):
+    """The threshold was calibrated for another model (or for no recorded model)."""
+
+
+def model_id_of(path: str | Path) -> str:
+    """The id a threshold record keeps for a model file: its sha256."""
+    return f"sha256:{sha256_of(Path(path))}"
+
+
+def load_rule(rule_path: str | Path, model_path: str | Path) -> OpenSetRule:
+    """The rule in `rule_path`, refused (ThresholdMismatch, one line naming both files and the
+    fix) unless it was calibrated for the model file `model_path`."""
+    rule_path, model_path = Path(rule_path), Path(model_path)
+    recorded = json.loads(rule_path.read_text()).get("model_id")
+    actual = model_id_of(model_path)
+    if recorded != actual:
+        raise ThresholdMismatch(f"{rule_path}: threshold calibrated for model "
+                                f"{recorded or '(not recorded)'}, but {model_path} is {actual}; "
+                                f"re-calibrate: dvc repro calibrate")
+    return OpenSetRule.from_json(rule_path)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from starrec.artifacts import MODEL_META, OPEN_SET
-from starrec.calibrate.rule import OpenSetRule
+from starrec.calibrate.rule import OpenSetRule, ThresholdMismatch, load_rule
 from starrec.config import ExtractParams
 from starrec.model_meta import MetaError, read_meta
 from starrec.predict.recognize import Predictor
@@ -61,14 +61,17 @@ class KerasClassifier:
 
 
 def load_keras_predictor(model_path: str | Path, top_k: int, batch_size: int) -> Predictor:
-    """A .keras file + model_meta.json beside it (+ open_set.json; without it no face is
-    `unknown`)."""
+    """A .keras file + model_meta.json beside it (+ open_set.json, refused when calibrated for
+    another model; without it no face is `unknown`)."""
     model_path = Path(model_path)
     classifier = KerasClassifier.from_files(model_path, model_path.with_name(MODEL_META),
                                             batch_size)
     rule_path = model_path.with_name(OPEN_SET)
     if rule_path.is_file():
-        rule = OpenSetRule.from_json(rule_path)
+        try:
+            rule = load_rule(rule_path, model_path)
+        except ThresholdMismatch as exc:
+            raise ModelLoadError(str(exc)) from exc
     else:
         log.warning("%s: no open-set threshold beside the model; every face gets a star's name",
                     rule_path)

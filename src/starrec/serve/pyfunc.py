@@ -23,7 +23,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
 
 from starrec.artifacts import MODEL, MODEL_META, OPEN_SET
-from starrec.calibrate.rule import OpenSetRule
+from starrec.calibrate.rule import load_rule
 from starrec.config import PredictParams
 from starrec.faces.image import UnreadableImage, decode_rgb
 from starrec.predict.model_io import KerasClassifier
@@ -53,7 +53,7 @@ class StarPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         art = context.artifacts
         classifier = KerasClassifier.from_files(art["model"], art["meta"], self.batch_size)
-        self.predictor = Predictor(classifier, OpenSetRule.from_json(art["open_set"]), self.top_k)
+        self.predictor = Predictor(classifier, load_rule(art["open_set"], art["model"]), self.top_k)
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
