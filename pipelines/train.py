@@ -18,7 +18,10 @@ import logging
 import time
 from pathlib import Path
 
+import keras
 import mlflow
+import numpy as np
+import pandas as pd
 
 from starrec.artifacts import (
     BACKBONE,
@@ -97,19 +100,9 @@ def main(cfg: Config) -> None:
         write_meta(models / MODEL_META, ModelMeta(
             classes=data.classes, image_size=height, image_shape=[height, width, channels],
             channels=channels, input_range=[0.0, 1.0], model=t.model, extract=cfg.extract))
-        write_history(history, models / HISTORY)
-        plot_learning_curves(history, models / LEARNING_CURVES,
-                             f"{t.model}: {len(data.classes)} classes")
         example = next(iter(data.val.take(1)))[0].numpy()[:2]
-        version = log_keras_model(model, example, data.classes,
-                                  [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
-                                  cfg.mlflow.registered_model)
-        info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-                "tracking_uri": uri, "registered_model": cfg.mlflow.registered_model,
-                "model_version": version}
-    write_run_json(models / RUN, **info)
-    log.info("MLflow run %s; registered %s version %s as candidate", info["run_id"],
-             cfg.mlflow.registered_model, version)
+        register(cfg, run, uri, model, history, example, data.classes,
+                 f"{t.model}: {len(data.classes)} classes")
 
 
 def train_embedding_head(cfg: Config, uri: str) -> None:
@@ -147,15 +140,23 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
             classes=data.classes, image_size=int(spec["size"]), channels=3,
             extract=cfg.extract, model=t.model, embedder=name, embedder_input=spec,
             embedder_sha256=embedder["sha256"], licences=licence))
-        write_history(history, models / HISTORY)
-        plot_learning_curves(history, models / LEARNING_CURVES,
-                             f"{t.model} on {name}: {len(data.classes)} classes")
-        version = log_keras_model(model, data.x["val"][:2], data.classes,
-                                  [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
-                                  cfg.mlflow.registered_model)
-        info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-                "tracking_uri": uri, "registered_model": cfg.mlflow.registered_model,
-                "model_version": version}
+        register(cfg, run, uri, model, history, data.x["val"][:2], data.classes,
+                 f"{t.model} on {name}: {len(data.classes)} classes")
+
+
+def register(cfg: Config, run: mlflow.ActiveRun, uri: str, model: keras.Model,
+             history: pd.DataFrame, example: np.ndarray, classes: list[str], title: str) -> None:
+    """The end both model kinds share: history + curves, the logged and registered model
+    (alias `candidate`), then run.json last (evaluate resumes that run)."""
+    models = cfg.paths.models
+    write_history(history, models / HISTORY)
+    plot_learning_curves(history, models / LEARNING_CURVES, title)
+    version = log_keras_model(model, example, classes,
+                              [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
+                              cfg.mlflow.registered_model)
+    info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+            "tracking_uri": uri, "registered_model": cfg.mlflow.registered_model,
+            "model_version": version}
     write_run_json(models / RUN, **info)
     log.info("MLflow run %s; registered %s version %s as candidate", info["run_id"],
              cfg.mlflow.registered_model, version)

@@ -75,19 +75,10 @@ def _no_tracking_uri_from_outside() -> Iterator[None]:
 def _mlflow_state() -> Iterator[None]:
     """The global tracking URI (and the MLFLOW_TRACKING_URI that mlflow.set_tracking_uri
     also sets) and any run a test leaves open are put back afterwards, pass or fail."""
-    import mlflow
+    from helpers.tracking import restored
 
-    previous, env = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
-    try:
+    with restored():
         yield
-    finally:
-        while mlflow.active_run() is not None:
-            mlflow.end_run()
-        mlflow.set_tracking_uri(previous)
-        if env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = env
 
 
 STORES = [REPO_ROOT / "mlruns", REPO_ROOT / "mlflow.db"]

@@ -28,11 +28,10 @@ def store(root: Path, experiment: str = "test", **overrides) -> MlflowParams:
 
 
 @contextmanager
-def using(uri: str) -> Iterator[None]:
-    """mlflow pointed at `uri` for a block (a module fixture's store), then back as it was,
-    MLFLOW_TRACKING_URI included (mlflow.set_tracking_uri exports it)."""
+def restored() -> Iterator[None]:
+    """The global tracking URI (and the MLFLOW_TRACKING_URI that mlflow.set_tracking_uri
+    exports) and any run left open are put back after the block, pass or fail."""
     previous, env = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
@@ -43,3 +42,11 @@ def using(uri: str) -> Iterator[None]:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = env
+
+
+@contextmanager
+def using(uri: str) -> Iterator[None]:
+    """mlflow pointed at `uri` for a block (a module fixture's store), then back as it was."""
+    with restored():
+        mlflow.set_tracking_uri(uri)
+        yield

@@ -22,7 +22,9 @@ def cached_outs(repo: Path) -> list[str]:
     paths = []
     for name, stage in lock.items():
         uncached = set()
-        for out in dvc_yaml["stages"][name].get("outs", []) + dvc_yaml["stages"][name].get("metrics", []):
+        defined = dvc_yaml["stages"][name.split("@")[0]]  # `foreach` stages: name@key
+        defined = defined.get("do", defined)
+        for out in defined.get("outs", []) + defined.get("metrics", []):
             if isinstance(out, dict) and not next(iter(out.values())).get("cache", True):
                 uncached.add(next(iter(out)))
         paths += [o["path"] for o in stage.get("outs", []) if not _templated_in(o["path"], uncached)]
