@@ -191,8 +191,6 @@ def pipeline_run(request: pytest.FixtureRequest, shared_datasets: Path,
         data = pool.submit(dvc_repo.run, ["dvc", "repro", *DATA_TARGETS], repo)
         server: Server = request.getfixturevalue("tracking_server")
         stages = dvc_repo.stages_run(data.result().stdout)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", server.url)
-        done = dvc_repo.run(["dvc", "repro", "calibrate"], repo)
+    done = dvc_repo.run(["dvc", "repro", "calibrate"], repo, MLFLOW_TRACKING_URI=server.url)
     stages += dvc_repo.stages_run(done.stdout)
     return PipelineRun(repo, server, stages, time.monotonic() - start)
