@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.face_models import cfg, lfw, lfw_sface, lfw_stars, sface, yunet  # noqa: F401
 from helpers.faces import copy_photos, make_raw, split_table
 from helpers.params import section, stage_config
 from helpers.pretrain import NO_AUGMENT, PEOPLE, tiny_params

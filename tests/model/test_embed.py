@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from face_photos import largest_face, photos
+from helpers.face_photos import largest_face, photos
 
 from starrec.config import Config
 from starrec.faces.artifacts import ModelFileError

@@ -1,4 +1,4 @@
-"""Fixtures for the unit tests on real faces: the repo's params, real model files (resolved
+"""Fixtures for the model tests on real faces: the repo's params, real model files (resolved
 through the verified loader), real photos from ../shared/datasets, and SFace embeddings of
 LFW photos computed once (pytest's cache keeps them between sessions, keyed by the model
 files and the photos, so 2 shared CPU cores do not re-embed ~800 faces on every run)."""
@@ -43,11 +43,6 @@ def sface(cfg: Config) -> SfaceEmbedder:
 @pytest.fixture(scope="session")
 def lfw(shared_datasets: Path) -> Path:
     return shared_datasets / "lfw-subset"
-
-
-@pytest.fixture(scope="session")
-def five(shared_datasets: Path) -> Path:
-    return shared_datasets / "five-celebrity-faces"
 
 
 @dataclass(frozen=True)

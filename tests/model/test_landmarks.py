@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from face_photos import largest_face, photo_files, photos
+from helpers.face_photos import largest_face, photo_files, photos
 
 from starrec.config import Config
 from starrec.faces.align import TEMPLATE_112, align_face
