@@ -19,6 +19,7 @@ def test_backbone_trains_and_embeddings_are_unit_norm(public_faces, tmp_path):
     backbone, fit = train_backbone(tiny_params(epochs=3), x, ids, tmp_path / "ckpt")
     loss = fit["history"]["loss"]
     assert loss[-1] < loss[0]
+    assert set(fit["history"]) == {"loss", "accuracy", "lr"}  # no validation: no val_* curves
     e = embed(backbone, x[:20])
     assert e.shape == (20, 32)
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)

@@ -16,8 +16,10 @@ HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"
 
 
 def read_epoch_log(csv_path: Path) -> pd.DataFrame:
-    """Keras CSVLogger rows (appended across resumed runs) → one row per epoch, last wins."""
-    df = pd.read_csv(csv_path).rename(columns={"learning_rate": "lr"})
+    """Keras CSVLogger rows (appended across resumed runs) → one row per epoch, last wins.
+    Columns the run never filled (the val_* CSVLogger adds when there is no validation
+    data, as in pretraining) are left out."""
+    df = pd.read_csv(csv_path).rename(columns={"learning_rate": "lr"}).dropna(axis=1, how="all")
     df = df.drop_duplicates("epoch", keep="last").sort_values("epoch")
     return df[[c for c in HISTORY_COLUMNS if c in df.columns]].reset_index(drop=True)
 
