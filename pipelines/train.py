@@ -42,6 +42,7 @@ from starrec.dataset.tfrecords import read_schema
 from starrec.io import save_keras
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.faces.artifacts import licences
+from starrec.faces.embed import EMBEDDER_FILES
 from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, dataset_name, flatten_params, run_tags, write_run_json
 from starrec.train.data import load_data
@@ -54,9 +55,6 @@ from starrec.train.registry import log_keras_model, remember_run, resumable_run_
 from starrec.train.report import plot_learning_curves, write_history
 
 log = logging.getLogger("starrec.train")
-EMBEDDER_FILES = {"sface": ["sface"], "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
-
-
 def main(cfg: Config) -> None:
     t, models = cfg.train, cfg.paths.models
     models.mkdir(parents=True, exist_ok=True)

@@ -181,15 +181,18 @@ def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
     return classes, (protos / np.linalg.norm(protos, axis=1, keepdims=True)).astype(np.float32)
 
 
+# the pretrained files (faces/artifacts names) each embedder runs: what it loads and what a
+# model trained on its embeddings records the licences of
+EMBEDDER_FILES = {"sface": ["sface"], "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
+
+
 def make_embedder(cfg: FacesParams, http: HttpParams | None = None,
                   name: str | None = None) -> Embedder:
     """The embedder `name` (default: `faces.embedder`), its model files resolved and verified."""
     name = name or cfg.embedder
-    if name == "sface":
-        return SfaceEmbedder(model_file("sface", cfg.models, http))
-    if name == "dlib":
-        return DlibEmbedder(model_file("dlib_resnet", cfg.models, http),
-                            model_file("dlib_shape5", cfg.models, http))
+    if name not in EMBEDDER_FILES:
+        raise ValueError(f"embedder {name!r}: not one of {', '.join(EMBEDDER_FILES)}")
     if name == "own":
         return OwnEmbedder(cfg.backbone)
-    raise ValueError(f"embedder {name!r}: not one of sface, dlib, own")
+    files = [model_file(f, cfg.models, http) for f in EMBEDDER_FILES[name]]
+    return SfaceEmbedder(*files) if name == "sface" else DlibEmbedder(*files)
