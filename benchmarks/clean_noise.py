@@ -41,7 +41,8 @@ log = logging.getLogger("clean_noise")
 
 def embed_lfw(files: list[Path], cfg) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """(faces table, embeddings, aligned crops) of each photo's central face."""
-    yunet = make_detector(cfg.extract.model_copy(update={"detector": "yunet"}), cfg.faces, None)
+    yunet = make_detector(cfg.extract.model_copy(update={"detector": "yunet"}), cfg.faces.models,
+                          None)
     sface = make_embedder(cfg.faces, None, "sface")
     rows, crops = [], []
     for f in files:

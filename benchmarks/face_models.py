@@ -100,7 +100,7 @@ def detection_rates(files: list[Path], cfg: Config) -> dict[str, dict[str, float
     images = [decode_rgb(f) for f in files]
     for name in ("haar", "yunet"):
         extract = cfg.extract.model_copy(update={"detector": name})
-        detector = make_detector(extract, cfg.faces, cfg.download.http)
+        detector = make_detector(extract, cfg.faces.models, cfg.download.http)
         start = time.perf_counter()
         kept = [bool(find_faces(rgb, extract, detector).crops) for rgb in images]
         seconds = time.perf_counter() - start
@@ -192,13 +192,14 @@ def main() -> None:
                           "cpu": platform.processor() or platform.machine(), "opencv": cv2.__version__},
               "settings": {"detect_max_side": cfg.extract.detect_max_side,
                            "min_face_size": cfg.extract.min_face_size,
-                           "haar": cfg.extract.haar.model_dump(), "yunet": cfg.faces.yunet.model_dump(),
+                           "haar": cfg.extract.haar.model_dump(),
+                           "yunet": cfg.extract.yunet.model_dump(),
                            "pairs": args.pairs, "draws": args.draws, "shots": args.shots,
                            "seed": args.seed},
               "five_celebrity_photos": len(five_files), "lfw62_photos": len(lfw_files)}
     log.info("detection rates on %d five-celebrity photos", len(five_files))
     report["detection"] = detection_rates(five_files, cfg)
-    yunet = make_detector(cfg.extract.model_copy(update={"detector": "yunet"}), cfg.faces,
+    yunet = make_detector(cfg.extract.model_copy(update={"detector": "yunet"}), cfg.faces.models,
                           cfg.download.http)
     report["embedders"] = {}
     for name in args.embedders:

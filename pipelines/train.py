@@ -137,7 +137,7 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
         write_meta(models / MODEL_META, ModelMeta(
             classes=data.classes, image_size=int(spec["size"]), channels=3,
             extract=cfg.extract, model=t.model, embedder=name, embedder_input=spec,
-            embedder_sha256=embedder["sha256"], licences=licence))
+            embedder_sha256=embedder["model_sha256"], licences=licence))
         register(cfg, run, uri, model, history, data.x["val"][:2], data.classes,
                  f"{t.model} on {name}: {len(data.classes)} classes")
 

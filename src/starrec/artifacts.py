@@ -14,11 +14,14 @@ SPLIT_CSV = "split.csv"
 LABEL_MAP = "label_map.json"
 SCHEMA = "schema.json"
 SPLITS = ("train", "val", "test")
-EMBEDDINGS_META = "meta.json"  # paths.embeddings: {embedder: {dim, licence, input, sha256}}
+# the embed stage's outputs in `paths.embeddings`: embeddings_file(embedder) holds arrays
+# face_id (str, N) and x (float32 N x dim, unit norm), rows in faces-manifest order
+EMBEDDINGS_META = "meta.json"  # per embedder: dim, licence, input spec, model sha256
+CLEAN_CSV = "clean.csv"  # per face: flag, reason, status (faces/clean.py)
+FLAGGED_PNG = "flagged.png"
 
 
 def embeddings_file(embedder: str) -> str:
-    """paths.embeddings/<embedder>.npz: arrays face_id (N,) and x (N, dim), unit norm."""
     return f"{embedder}.npz"
 AUGMENTED_SPLIT = "train_aug"
 

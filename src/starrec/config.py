@@ -43,13 +43,13 @@ class DataPaths(Section):
     validation: Path
     splits: Path
     tfrecords: Path
+    embeddings: Path  # per embedder <name>.npz, meta.json, clean.csv, flagged.png
 
 
 class Paths(DataPaths):
     """Stage outputs; dvc.yaml reads the same keys through `${...paths.*}` templating."""
 
     augmented: Path
-    embeddings: Path  # the embed stage's <embedder>.npz + meta.json
     models: Path
     reports: Path
 
@@ -133,10 +133,19 @@ class MtcnnParams(Section):
     min_confidence: Share
 
 
+class YunetParams(Section):
+    """cv2.FaceDetectorYN knobs (OpenCV zoo YuNet)."""
+
+    score_threshold: float = Field(gt=0, lt=1)  # faces scored below are dropped
+    nms_threshold: float = Field(gt=0, lt=1)  # IoU above which the weaker box is suppressed
+    top_k: int = Field(gt=0)  # candidates kept before NMS
+
+
 class ExtractParams(Section):
     detector: Literal["haar", "mtcnn", "yunet"]
     haar: HaarParams
     mtcnn: MtcnnParams
+    yunet: YunetParams
     detect_max_side: PosInt  # photos are downscaled to this before detection
     policy: Literal["largest", "all", "most_confident"]
     margin: NonNegFloat  # fraction of the box side added on every side
@@ -157,21 +166,21 @@ class FaceModelsParams(Section):
     paths: dict[str, Path]  # model name -> explicit file, used instead of package copy or URL
 
 
-class YunetParams(Section):
-    """cv2.FaceDetectorYN knobs (OpenCV zoo YuNet)."""
-
-    score_threshold: float = Field(gt=0, lt=1)  # faces scored below are dropped
-    nms_threshold: float = Field(gt=0, lt=1)  # IoU above which the weaker box is suppressed
-    top_k: int = Field(gt=0)  # candidates kept before NMS
-
-
 class FacesParams(Section):
     """Pretrained detection with landmarks, alignment and embeddings (issue 11)."""
 
     models: FaceModelsParams
-    yunet: YunetParams
     embedder: Literal["sface", "dlib", "own"]
     backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
+
+
+class EmbedParams(Section):
+    """The embed stage: every ok face embedded by each embedder; the first one cleans."""
+
+    # `own` is not offered: its backbone.keras comes from pretrain, which the default
+    # `dvc repro` does not run, so the stage could not declare it as an input
+    embedders: list[Literal["sface", "dlib"]] = Field(min_length=1)
+    flagged_per_class: PosInt  # faces per class on flagged.png
 
 
 class CleanParams(Section):
@@ -429,6 +438,7 @@ class Config(Section):
     predict: PredictParams
     pretrain: PretrainParams
     faces: FacesParams
+    embed: EmbedParams
     clean: CleanParams
     datasets: dict[str, DatasetParams]
 

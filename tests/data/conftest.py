@@ -14,7 +14,7 @@ from helpers.stages import run_main
 from starrec.artifacts import STARS
 from starrec.config import Config
 
-DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecords")
+DATA_STAGES = ("download", "extract_faces", "embed", "validate", "split", "write_tfrecords")
 TINY_PEOPLE = ["Colin_Powell", "George_W_Bush", "Tony_Blair"]
 
 
@@ -41,7 +41,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                        datasets={STARS: {"download": {
                            "folder": {"path": str(shared_datasets() / "lfw-original-10x10")},
                            "classes": TINY_PEOPLE, "min_images_per_class": 0}}},
-                       extract={"n_jobs": 1, "image_size": 32},
+                       extract={"n_jobs": 1},
                        validate={"min_images_per_class": 5})
     for stage in DATA_STAGES:
         run_main(stage, cfg)

@@ -21,7 +21,7 @@ from starrec.faces.image import decode_rgb
 def make_embeddings(cfg: Config, photos: Path, people: list[str], per_person: int) -> None:
     """split.csv in cfg.paths.splits (per person: 60/20/20 by photo order) and sface.npz +
     meta.json in cfg.paths.embeddings, from the central face of `per_person` photos each."""
-    yunet = YunetDetector(cfg.faces.yunet, model_file("yunet", cfg.faces.models, None))
+    yunet = YunetDetector(cfg.extract.yunet, model_file("yunet", cfg.faces.models, None))
     sface = SfaceEmbedder(model_file("sface", cfg.faces.models, None))
     rows, x = [], []
     for label, who in enumerate(sorted(people)):
@@ -45,4 +45,4 @@ def make_embeddings(cfg: Config, photos: Path, people: list[str], per_person: in
              x=np.asarray(x, np.float32))
     (out / EMBEDDINGS_META).write_text(json.dumps({"sface": {
         "dim": len(x[0]), "licence": ARTIFACTS["sface"].licence,
-        "input": sface.input.to_dict(), "sha256": ARTIFACTS["sface"].sha256}}))
+        "input": sface.input.to_dict(), "model_sha256": ARTIFACTS["sface"].sha256}}))

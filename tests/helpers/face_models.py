@@ -32,7 +32,7 @@ def cfg(repo_root: Path) -> Config:
 
 @pytest.fixture(scope="session")
 def yunet(cfg: Config) -> YunetDetector:
-    return YunetDetector(cfg.faces.yunet, model_file("yunet", cfg.faces.models, None))
+    return YunetDetector(cfg.extract.yunet, model_file("yunet", cfg.faces.models, None))
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +85,7 @@ def lfw_sface(lfw: Path, yunet: YunetDetector, sface: SfaceEmbedder, cfg: Config
     files = [f for i, who in enumerate(people) for f in
              sorted((lfw / who).glob("*.jpg"))[:STAR_PHOTOS if i < STARS else OTHER_PHOTOS]]
     key = hashlib.sha256(json.dumps([
-        ARTIFACTS["yunet"].sha256, ARTIFACTS["sface"].sha256, cfg.faces.yunet.model_dump(),
+        ARTIFACTS["yunet"].sha256, ARTIFACTS["sface"].sha256, cfg.extract.yunet.model_dump(),
         cfg.extract.detect_max_side,
         [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files],
     ]).encode()).hexdigest()[:16]

@@ -56,7 +56,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, out: Path) -> Path:
     model.fit(x, y, epochs=40, batch_size=16, verbose=0)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL)
-    extract = section("extract", image_size=SIZE, color_mode="gray", min_face_size=40)
+    extract = section("extract", detector="haar", policy="largest", image_size=SIZE,
+                      color_mode="gray", min_face_size=40)
     write_meta(out / MODEL_META, ModelMeta(classes=PEOPLE, image_size=SIZE, channels=1,
                                            extract=extract))
     return out

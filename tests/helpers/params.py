@@ -44,11 +44,10 @@ def paths_under(root: Path) -> dict[str, Any]:
     """Overrides putting every stage output of every data set under `root`."""
     def data(prefix: str) -> dict[str, str]:
         return {k: str(root / prefix / k) for k in ("raw", "faces", "validation", "splits",
-                                                     "tfrecords")}
+                                                     "tfrecords", "embeddings")}
 
     return {"datasets": {STARS: {"paths": data("data")}, PUBLIC: {"paths": data("data/public")}},
-            "paths": {"augmented": str(root / "data/augmented"),
-                      "embeddings": str(root / "data/embeddings"), "models": str(root / "models"),
+            "paths": {"augmented": str(root / "data/augmented"), "models": str(root / "models"),
                       "reports": str(root / "reports")}}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.params import config, section
-from starrec.artifacts import SCHEMA, SPLIT_CSV, STARS
+from starrec.artifacts import CLEAN_CSV, SCHEMA, SPLIT_CSV, STARS
 from starrec.config import (
     AugmentParams,
     Config,
@@ -67,9 +67,19 @@ def validate(params: ValidateParams, faces: Path, classes: list[str], image_size
     return json.loads((Path(out) / "summary.json").read_text())
 
 
-def split(params: SplitParams, manifest: Path, out: Path) -> dict[str, Any]:
-    """Run the split stage on the faces dir of `manifest` into `out`; returns stats.json."""
-    run_with("split", {"split": params}, {"faces": Path(manifest).parent, "splits": out})
+def split(params: SplitParams, manifest: Path, out: Path,
+          embeddings: Path | None = None) -> dict[str, Any]:
+    """Run the split stage on the faces dir of `manifest` into `out`; returns stats.json.
+    Without the embed stage's dir `embeddings`, a clean.csv flagging nothing stands in."""
+    if embeddings is None:
+        embeddings = Path(out).with_name(Path(out).name + "_embeddings")
+        embeddings.mkdir(parents=True, exist_ok=True)
+        faces = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+        faces = faces[faces["status"] == "ok"] if "status" in faces else faces
+        pd.DataFrame({"face_id": faces["face_id"], "class": faces["class"], "flag": "",
+                      "reason": "", "status": "ok"}).to_csv(embeddings / CLEAN_CSV, index=False)
+    run_with("split", {"split": params}, {"faces": Path(manifest).parent, "splits": out,
+                                          "embeddings": embeddings})
     return json.loads((Path(out) / "stats.json").read_text())
 
 

@@ -28,7 +28,8 @@ def backbone_path(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Pat
     tmp = tmp_path_factory.mktemp("public")
     photos = [f for person in PEOPLE for f in
               sorted((shared_datasets / "lfw-subset" / person).glob("*.jpg"))[:PUBLIC_PHOTOS]]
-    extract = section("extract", image_size=32, n_jobs=1)
+    extract = section("extract", detector="haar", image_size=32, color_mode="gray",
+                      min_face_size=40, policy="largest", n_jobs=1)
     faces = extract_faces(extract, make_raw(tmp / "raw", copy_photos(photos)), tmp / "faces")
     ok = pd.read_csv(faces / "manifest.csv").query("status == 'ok'")
     ok.to_csv(faces / "manifest.csv", index=False)

@@ -174,8 +174,8 @@ def test_scraped_web_photos_few_flags_and_the_star_of_a_group_shot(five: Path, y
     rows, x = [], []
     for photo in sorted(five.glob("*/*/*.jpg")):
         rgb = decode_rgb(photo)
-        found = detect_scaled(yunet, rgb, cfg.extract.detect_max_side, cfg.extract.min_face_size)
-        for k, face in enumerate(f for f in found if f.box[2] >= cfg.extract.min_face_size):
+        found = detect_scaled(yunet, rgb, cfg.extract.detect_max_side, 40)
+        for k, face in enumerate(f for f in found if f.box[2] >= 40):
             rows.append((f"{photo.parent.name}/{photo.stem}_f{k}", photo.parent.name, photo.name))
             x.append(sface.embed(sface.prepare(rgb, face)[None])[0])
     faces = pd.DataFrame(rows, columns=["face_id", "class", "photo"])

@@ -61,11 +61,11 @@ def test_haar_stays_selectable_without_landmarks(cfg: Config, lfw: Path) -> None
     assert face.landmarks is None
 
 
-def test_yunet_is_built_from_the_faces_section(cfg: Config) -> None:
+def test_yunet_is_built_with_or_without_the_faces_models_section(cfg: Config) -> None:
+    """Without `faces.models` (a model's saved extract params) the package copy is used."""
     extract = cfg.extract.model_copy(update={"detector": "yunet"})
-    assert isinstance(make_detector(extract, cfg.faces), YunetDetector)
-    with pytest.raises(ValueError, match="needs the `faces:` section"):
-        make_detector(extract)
+    assert isinstance(make_detector(extract, cfg.faces.models), YunetDetector)
+    assert isinstance(make_detector(extract), YunetDetector)
 
 
 def test_align_maps_landmarks_onto_the_template() -> None:

@@ -102,7 +102,8 @@ def test_every_stage_ran_and_a_second_repro_runs_nothing(pipeline) -> None:
 
 
 @pytest.mark.parametrize("stage", sorted(
-    f"{s}@{d}" for s in ("download", "extract_faces", "validate", "split", "write_tfrecords")
+    f"{s}@{d}" for s in ("download", "extract_faces", "embed", "validate", "split",
+                         "write_tfrecords")
     for d in (STARS, PUBLIC)) + ["augment", "pretrain", "train", "evaluate", "calibrate"])
 def test_stage_reads_only_what_it_declares(pipeline, shared_datasets: Path, stage: str) -> None:
     repo, audits, _, _ = pipeline

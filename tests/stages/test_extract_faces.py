@@ -10,13 +10,15 @@ import imagehash
 import pytest
 from helpers.faces import FIVE_GRAY, FIVE_PNG_AS_JPG, copy_photos, make_raw, read_manifest
 from helpers.params import section
-from helpers.stages import extract_faces
+from helpers.stages import extract_faces, run_with
 from PIL import Image
 
-from starrec.faces.extract import COLUMNS
+from starrec.faces.extract import COLUMNS, LANDMARKS
 from starrec.stage import StageError
 
-CFG = section("extract", n_jobs=1)
+CFG = section("extract", detector="haar", image_size=64, color_mode="gray", min_face_size=40,
+              policy="largest", n_jobs=1)
+YUNET = section("extract", detector="yunet", image_size=112, color_mode="rgb", n_jobs=2)
 
 
 def test_lfw_faces_found_in_nearly_all_photos(lfw10_raw: Path, tmp_path: Path) -> None:
@@ -53,6 +55,39 @@ def test_five_celebrity_faces_subset(five: Path, tmp_path: Path) -> None:
         assert (ok["source_path"] == rel).any(), f"{rel}: no face"
     assert (ok["channels"] == "3").all()
     assert Image.open(tmp_path / "faces" / ok["path"].iloc[0]).mode == "RGB"
+
+
+def test_yunet_saves_aligned_crops_and_landmarks(five: Path, lfw10: Path, tmp_path: Path) -> None:
+    """Two worker processes load the model file the parent resolved; every face is the
+    aligned 112x112 RGB crop, its 5 landmarks (photo pixels) inside its box, in order."""
+    files = sorted(five.glob("train/*/*.jpg"))[::8]
+    raw = make_raw(tmp_path / "raw", copy_photos(files))
+    df = read_manifest(extract_faces(YUNET, raw, tmp_path / "faces"))
+    ok = df[df["status"] == "ok"]
+    assert list(df.columns) == COLUMNS and ok["source_path"].nunique() == len(files)
+    for _, row in ok.iterrows():
+        img = Image.open(tmp_path / "faces" / row["path"])
+        assert img.size == (112, 112) and img.mode == "RGB" and row["detector"] == "yunet"
+        x, y, w, h = (float(row[c]) for c in ("box_x", "box_y", "box_w", "box_h"))
+        pts = [(float(row[f"lm{i}_x"]), float(row[f"lm{i}_y"])) for i in range(5)]
+        assert all(x - 0.1 * w <= px <= x + 1.1 * w and y - 0.1 * h <= py <= y + 1.1 * h
+                   for px, py in pts)
+        assert pts[0][0] < pts[1][0] and pts[3][0] < pts[4][0]  # image-left first
+        assert max(pts[0][1], pts[1][1]) < pts[2][1] < min(pts[3][1], pts[4][1])
+    haar = read_manifest(extract_faces(CFG, make_raw(tmp_path / "lfw", copy_photos(
+        sorted((lfw10 / "Colin_Powell").glob("*.jpg"))[:1])), tmp_path / "haar"))
+    assert (haar[LANDMARKS] == "").all().all()
+
+
+def test_wrong_yunet_model_file_is_one_stage_error(five: Path, tmp_path: Path) -> None:
+    raw = make_raw(tmp_path / "raw", copy_photos(sorted(five.glob("train/*/*.jpg"))[:1]))
+    bad = tmp_path / "yunet.onnx"
+    bad.write_bytes(b"not a model")
+    faces = section("faces", models={"paths": {"yunet": str(bad)}})
+    with pytest.raises(StageError, match=f"{bad}.*sha256") as err:
+        run_with("extract_faces", {"extract": YUNET, "faces": faces},
+                 {"raw": raw, "faces": tmp_path / "faces"})
+    assert "\n" not in str(err.value)
 
 
 def test_bad_files_are_recorded_not_fatal(lfw10: Path, tmp_path: Path,

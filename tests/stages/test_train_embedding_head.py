@@ -33,8 +33,8 @@ def embedded(tmp_path_factory, shared_datasets):
 
 def config(root, tmp_path):
     tracking = store(tmp_path / "mlflow", "t", registered_model="stars")
-    cfg = stage_config(tmp_path, paths={"embeddings": str(root / "data/embeddings")},
-                       datasets={"stars": {"paths": {"splits": str(root / "data/splits")}}})
+    cfg = stage_config(tmp_path, datasets={"stars": {"paths": {
+        "splits": str(root / "data/splits"), "embeddings": str(root / "data/embeddings")}}})
     train = cfg.train.model_copy(update={"model": "embedding_head"})
     return cfg.model_copy(update={"mlflow": tracking, "train": train})
 

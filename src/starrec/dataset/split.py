@@ -29,8 +29,25 @@ from starrec.stage import StageError
 
 log = logging.getLogger(__name__)
 
-SPLIT_COLUMNS = ("face_id", "class", "label", "path", "split", "group")  # split.csv
+# split.csv; clean_reason: why the embed stage flagged a face it kept ('' when it did not)
+SPLIT_COLUMNS = ("face_id", "class", "label", "path", "split", "group", "clean_reason")
 BLOCK = 1024  # phash rows compared at once: BLOCK x n x hash-bytes of memory
+
+
+def drop_cleaned(faces: pd.DataFrame, cleaned: pd.DataFrame, where: Path) -> pd.DataFrame:
+    """The ok faces minus those cleaning took out: `excluded` ones (policy drop) and the other
+    people of group shots (`other_person`, never the star); a flagged face that stays keeps
+    its reason (`clean_reason`) so a look at split.csv shows what is doubtful."""
+    faces = ok_faces(faces)
+    rows = cleaned.drop_duplicates("face_id").set_index("face_id").reindex(faces["face_id"])
+    if rows["status"].isna().any():
+        first = faces["face_id"][rows["status"].isna().to_numpy()].iloc[0]
+        raise StageError(f"{where}: no row for face {first} (clean.csv is older than the "
+                         "faces manifest: re-run the embed stage)")
+    out = ((rows["status"] == "excluded") | (rows["flag"] == "other_person")).to_numpy()
+    log.info("split: %d of %d faces left out by cleaning (%s)", int(out.sum()), len(faces),
+             rows["flag"][out].value_counts().to_dict())
+    return faces[~out].assign(clean_reason=rows["reason"].fillna("").to_numpy()[~out])
 
 
 def split_faces(params: SplitParams, faces: pd.DataFrame, where: Path

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from starrec.config import CleanParams
 from starrec.faces.embed import l2_normalise
@@ -148,9 +149,11 @@ def swap_labels(classes: pd.Series, share: float, seed: int) -> tuple[pd.Series,
 
 def write_flagged_sheet(cleaned: pd.DataFrame, faces_dir: Path, out: Path, per_class: int) -> int:
     """Contact sheet of the flagged faces (the manifest's `path` column under `faces_dir`),
-    a row per class, each face captioned with its reason; returns how many are shown."""
+    a row per class, each face captioned with its reason; returns how many are shown. With
+    nothing flagged the sheet is blank (a stage output exists either way)."""
     flagged = cleaned[cleaned["flag"] != ""]
     if flagged.empty:
+        Image.new("RGB", (320, 40), "white").save(out)
         return 0
     caption = [f"{flag}\n{textwrap.fill(reason[len(flag) + 1:], 30)}"
                for flag, reason in zip(flagged["flag"], flagged["reason"], strict=True)]

@@ -1,7 +1,8 @@
-"""Faces of one photo → square, resized crops: the extract stage's and the predictor's code.
+"""Faces of one photo → crops: the extract stage's and the predictor's code.
 
 Keeping this in one function means a face is cut exactly the same way for training and for
-prediction (margin, squaring, resize, color mode).
+prediction. A detector with landmarks (YuNet, MTCNN) gives crops aligned onto the 5-point
+template the pretrained embedders were trained with; Haar gives a square crop with margin.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import cv2
 import numpy as np
 
 from starrec.config import ExtractParams
-from starrec.faces.detectors import Detection, Detector, detect_scaled, make_detector
+from starrec.faces.align import align_face
+from starrec.faces.detectors import (
+    Detection,
+    Detector,
+    Landmarks,
+    detect_scaled,
+    make_detector,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class FaceCrop:
     box: tuple[int, int, int, int]  # detected x, y, w, h in photo pixels (before margin)
     score: float
     image: np.ndarray = field(repr=False)  # uint8, image_size², HxW (gray) or HxWx3 (rgb)
+    landmarks: Landmarks | None = None  # 5 points in photo pixels (detectors that give them)
 
     @property
     def face_size(self) -> int:
@@ -42,11 +51,12 @@ class FaceResult:
 
 
 def find_faces(rgb: np.ndarray, cfg: ExtractParams, detector: Detector) -> FaceResult:
-    """Detect, drop faces under `min_face_size`, keep per `policy`, crop each one."""
+    """Detect, drop faces under `min_face_size`, keep per `policy`, cut each one (aligned when
+    the detector gives landmarks)."""
     found = detect_scaled(detector, rgb, cfg.detect_max_side, cfg.min_face_size)
     big = [d for d in found if max(d.box[2], d.box[3]) >= cfg.min_face_size]
     kept = pick(big, cfg.policy)
-    return FaceResult([FaceCrop(d.box, d.score, crop(rgb, d.box, cfg)) for d in kept],
+    return FaceResult([FaceCrop(d.box, d.score, cut(rgb, d, cfg), d.landmarks) for d in kept],
                       len(found), max((max(d.box[2], d.box[3]) for d in found), default=0))
 
 
@@ -73,6 +83,15 @@ def pick(found: list[Detection], policy: str) -> list[Detection]:
     if policy == "largest":
         return by_size[:1]
     return [max(by_size, key=lambda d: d.score)]  # stable: the larger face wins a tie
+
+
+def cut(rgb: np.ndarray, face: Detection, cfg: ExtractParams) -> np.ndarray:
+    """The face aligned onto the 5-point template (`image_size`², `color_mode`) when it has
+    landmarks, else the square `crop`."""
+    if face.landmarks is None:
+        return crop(rgb, face.box, cfg)
+    aligned = align_face(rgb, face.landmarks, cfg.image_size)
+    return cv2.cvtColor(aligned, cv2.COLOR_RGB2GRAY) if cfg.color_mode == "gray" else aligned
 
 
 def crop(rgb: np.ndarray, box: tuple[int, int, int, int], cfg: ExtractParams) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from starrec.config import (
     ExtractParams,
-    FacesParams,
+    FaceModelsParams,
     HaarParams,
     HttpParams,
     MtcnnParams,
@@ -115,19 +115,19 @@ class YunetDetector:
 MTCNN_POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-def make_detector(cfg: ExtractParams, faces: FacesParams | None = None,
+def make_detector(cfg: ExtractParams, models: FaceModelsParams | None = None,
                   http: HttpParams | None = None) -> Detector:
-    """The configured detector; `yunet` also needs params' `faces` section (model file, knobs)
-    and, to download a missing model file, `download.http`."""
+    """The configured detector. YuNet's file comes from `faces.models` (and, to download it,
+    `download.http`); without them (a model's saved extract params at prediction) from the
+    verified package copy."""
     if cfg.detector == "haar":
         return HaarDetector(cfg.haar)
     if cfg.detector == "mtcnn":
         return MtcnnDetector(cfg.mtcnn)
-    if faces is None:
-        raise ValueError("extract.detector yunet needs the `faces:` section of params.yaml")
-    from starrec.faces.artifacts import model_file
+    from starrec.faces.artifacts import model_file, resolve_model_file
 
-    return YunetDetector(faces.yunet, model_file("yunet", faces.models, http))
+    path = resolve_model_file("yunet") if models is None else model_file("yunet", models, http)
+    return YunetDetector(cfg.yunet, path)
 
 
 def detect_scaled(detector: Detector, rgb: np.ndarray, max_side: int,

@@ -14,11 +14,14 @@ from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
+import pandas as pd
+from PIL import Image
 
 from starrec.config import FacesParams, HttpParams
 from starrec.faces.align import align_face
 from starrec.faces.artifacts import ModelFileError, artifact, model_file
 from starrec.faces.detectors import Detection
+from starrec.faces.image import decode_rgb
 
 
 @dataclass(frozen=True)
@@ -196,3 +199,57 @@ def make_embedder(cfg: FacesParams, http: HttpParams | None = None,
         return OwnEmbedder(cfg.backbone)
     files = [model_file(f, cfg.models, http) for f in EMBEDDER_FILES[name]]
     return SfaceEmbedder(*files) if name == "sface" else DlibEmbedder(*files)
+
+
+CHUNK = 64  # faces held as model input at once
+
+
+def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
+                   raw_dir: Path) -> np.ndarray:
+    """(N, dim) embeddings of the faces-manifest rows `faces`, in their order.
+
+    An aligned-crop embedder (SFace) takes the saved 112x112 crop as it is, so no photo is
+    decoded or aligned twice; the others cut their own input from the photo with the
+    manifest's box and landmarks (`prepare`), as they do at prediction."""
+    out = np.zeros((len(faces), embedder.dim), np.float32)
+    if embedder.input.crop == "aligned_5pt":
+        _check_aligned(embedder, faces)
+        for start in range(0, len(faces), CHUNK):
+            paths = faces["path"].iloc[start:start + CHUNK]
+            crops = [cv2.cvtColor(_read_crop(faces_dir / p), cv2.COLOR_RGB2BGR) for p in paths]
+            out[start:start + len(crops)] = embedder.embed(np.stack(crops))
+        return out
+    for source, rows in faces.groupby("source_path", sort=False).indices.items():
+        rgb = decode_rgb(raw_dir / source)
+        dets = [detection(faces.iloc[i]) for i in rows]
+        out[rows] = embedder.embed(np.stack([embedder.prepare(rgb, d) for d in dets]))
+    return out
+
+
+def detection(row: pd.Series) -> Detection:
+    """A faces-manifest row's box, score and landmarks (None when the detector gave none)."""
+    points = [row.get(f"lm{i}_{a}") for i in range(5) for a in ("x", "y")]
+    landmarks = (None if any(p is None or pd.isna(p) for p in points)
+                 else tuple((float(points[i]), float(points[i + 1])) for i in range(0, 10, 2)))
+    return Detection(tuple(int(row[c]) for c in ("box_x", "box_y", "box_w", "box_h")),
+                     float(row["score"]), landmarks)
+
+
+def _check_aligned(embedder: Embedder, faces: pd.DataFrame) -> None:
+    size = embedder.input.size
+    wrong = faces[(faces["width"] != size) | (faces["height"] != size) | (faces["channels"] != 3)
+                  | faces["lm0_x"].isna()]
+    if len(wrong):
+        row = wrong.iloc[0]
+        raise ValueError(
+            f"{row['path']}: embedder {embedder.name} needs aligned {size}x{size} RGB crops, got "
+            f"{row['width']}x{row['height']}x{row['channels']} from detector {row['detector']} "
+            f"(fix: extract.detector yunet or mtcnn, image_size {size}, color_mode rgb)")
+
+
+def _read_crop(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read face crop ({exc})") from exc

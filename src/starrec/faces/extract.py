@@ -26,7 +26,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from starrec.artifacts import MANIFEST
-from starrec.config import ExtractParams
+from starrec.config import ExtractParams, FaceModelsParams, HttpParams
+from starrec.faces.artifacts import ModelFileError, model_file, resolve_model_file
 from starrec.faces.detect import FaceCrop, find_faces
 from starrec.faces.detectors import Detector, make_detector
 from starrec.faces.image import UnreadableImage, decode_rgb
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 COLUMNS = ["face_id", "class", "path", "source_path", "source_sha256", "status", "reason",
            "detector", "score", "box_x", "box_y", "box_w", "box_h", "face_size", "height",
            "width", "channels", "blur_var", "sha256", "phash"]
+# the detector's 5 landmarks in photo pixels (empty for Haar): image-left eye, image-right
+# eye, nose tip, image-left and image-right mouth corner
+LANDMARKS = [f"lm{i}_{a}" for i in range(5) for a in ("x", "y")]
+COLUMNS += LANDMARKS
 
 
 @dataclass(frozen=True)
@@ -73,31 +78,50 @@ def unique_stems(items: list[tuple[str, Path, str]]) -> list[Photo]:
             for cls, file, rel in items]
 
 
-def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path) -> list[dict[str, Any]]:
-    """Manifest rows for `photos` (PNGs written under `out_dir/<class>/`), in input order."""
+def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path,
+                   models: FaceModelsParams | None = None,
+                   http: HttpParams | None = None) -> list[dict[str, Any]]:
+    """Manifest rows for `photos` (PNGs written under `out_dir/<class>/`), in input order.
+    `models` (`faces.models`; `http` to download a missing file) locate YuNet's file."""
+    models = resolve_detector_file(cfg, models, http)
     for cls in {p.cls for p in photos}:
         (out_dir / cls).mkdir(parents=True, exist_ok=True)
     jobs = [(p, out_dir) for p in photos]
     bar = dict(total=len(photos), desc="extract_faces", unit="photo")
     if cfg.n_jobs <= 1:
-        _init_worker(cfg)
+        _init_worker(cfg, models)
         results: Iterator[list[dict[str, Any]]] = map(_work, jobs)
         return [r for rs in tqdm(results, **bar) for r in rs]
-    # TensorFlow (MTCNN) is not fork-safe; the Haar workers fork cheaply
+    # TensorFlow (MTCNN) is not fork-safe; the Haar and YuNet workers fork cheaply
     ctx = multiprocessing.get_context("spawn" if cfg.detector == "mtcnn" else "fork")
     chunk = max(1, min(16, len(jobs) // (cfg.n_jobs * 8)))
     with ProcessPoolExecutor(cfg.n_jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(cfg,)) as pool:
+                             initargs=(cfg, models)) as pool:
         return [r for rs in tqdm(pool.map(_work, jobs, chunksize=chunk), **bar) for r in rs]
 
 
 _worker: tuple[ExtractParams, Detector] | None = None
 
 
-def _init_worker(cfg: ExtractParams) -> None:
+def resolve_detector_file(cfg: ExtractParams, models: FaceModelsParams | None,
+                          http: HttpParams | None) -> FaceModelsParams | None:
+    """`models` with YuNet's file found and verified once, in this process, so a missing or
+    wrong file is one error here rather than one per worker; workers load that path."""
+    if cfg.detector != "yunet":
+        return models
+    try:
+        path = (resolve_model_file("yunet") if models is None
+                else model_file("yunet", models, http))
+    except ModelFileError as exc:
+        raise StageError(str(exc)) from None
+    return FaceModelsParams(cache_dir=models.cache_dir if models else Path(),
+                            paths={**(models.paths if models else {}), "yunet": path})
+
+
+def _init_worker(cfg: ExtractParams, models: FaceModelsParams | None) -> None:
     global _worker
     cv2.setNumThreads(1)
-    _worker = (cfg, make_detector(cfg))
+    _worker = (cfg, make_detector(cfg, models))
 
 
 def _work(job: tuple[Photo, Path]) -> list[dict[str, Any]]:
@@ -150,7 +174,9 @@ def _face_row(photo: Photo, base: dict[str, Any], sha: str, k: int, face: FaceCr
     png = buf.getvalue()
     (out_dir / f"{face_id}.png").write_bytes(png)  # the whole dir is swapped in atomically
     x, y, w, h = face.box
-    return {**base, "face_id": face_id, "path": f"{face_id}.png", "source_sha256": sha,
+    points = ({} if face.landmarks is None else
+              dict(zip(LANDMARKS, (round(v, 2) for xy in face.landmarks for v in xy), strict=True)))
+    return {**base, **points, "face_id": face_id, "path": f"{face_id}.png", "source_sha256": sha,
             "status": "ok", "reason": "", "score": round(face.score, 4),
             "box_x": x, "box_y": y, "box_w": w, "box_h": h, "face_size": face.face_size,
             "height": face.image.shape[0], "width": face.image.shape[1],

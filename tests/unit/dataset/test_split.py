@@ -112,7 +112,8 @@ def test_ratios_within_one_image_per_class_and_labels(planted, tmp_path: Path) -
     assert stats["totals"]["all"] == 80 == sum(stats["totals"][s] for s in ratios)
     assert stats["classes"] == ["Ariel_Sharon", "Colin_Powell", "Hugo_Chavez"]
     assert (split["label"] == split["class"].map(stats["classes"].index)).all()
-    assert list(split.columns) == ["face_id", "class", "label", "path", "split", "group"]
+    assert list(split.columns) == ["face_id", "class", "label", "path", "split", "group",
+                                   "clean_reason"]
     assert all((faces / p).is_file() for p in split["path"])
     png = (tmp_path / "s" / "class_counts.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

@@ -12,20 +12,21 @@ from starrec.config import ConfigError, load_config
 
 def params_with(repo_root: Path, tmp_path: Path, edit) -> Path:
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
-    edit(raw["faces"])
+    edit(raw["faces"], raw["extract"])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
 @pytest.mark.parametrize(("edit", "error"), [
-    (lambda f: f["yunet"].pop("nms_threshold"), r"faces\.yunet\.nms_threshold: Field required"),
-    (lambda f: f["models"].pop("cache_dir"), r"faces\.models\.cache_dir: Field required"),
-    (lambda f: f.pop("embedder"), r"faces\.embedder: Field required"),
-    (lambda f: f["yunet"].update(score_threshold=1.5),
-     r"faces\.yunet\.score_threshold: Input should be less than 1"),
-    (lambda f: f["yunet"].update(top_k=0), r"faces\.yunet\.top_k: Input should be greater than 0"),
-    (lambda f: f.update(embedder="arcface"), r"faces\.embedder: Input should be 'sface', 'dlib' or 'own'"),
+    (lambda f, e: e["yunet"].pop("nms_threshold"), r"extract\.yunet\.nms_threshold: Field required"),
+    (lambda f, e: f["models"].pop("cache_dir"), r"faces\.models\.cache_dir: Field required"),
+    (lambda f, e: f.pop("embedder"), r"faces\.embedder: Field required"),
+    (lambda f, e: e["yunet"].update(score_threshold=1.5),
+     r"extract\.yunet\.score_threshold: Input should be less than 1"),
+    (lambda f, e: e["yunet"].update(top_k=0), r"extract\.yunet\.top_k: Input should be greater than 0"),
+    (lambda f, e: f.update(embedder="arcface"),
+     r"faces\.embedder: Input should be 'sface', 'dlib' or 'own'"),
 ])
 def test_a_missing_or_out_of_range_knob_is_refused(repo_root: Path, tmp_path: Path, edit, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
@@ -33,6 +34,6 @@ def test_a_missing_or_out_of_range_knob_is_refused(repo_root: Path, tmp_path: Pa
 
 
 def test_repo_params_configure_yunet_and_sface(repo_root: Path) -> None:
-    faces = load_config(repo_root / "params.yaml").faces
-    assert faces is not None and faces.embedder == "sface" and faces.models.paths == {}
-    assert 0 < faces.yunet.score_threshold < 1
+    cfg = load_config(repo_root / "params.yaml")
+    assert cfg.faces.embedder == "sface" and cfg.faces.models.paths == {}
+    assert cfg.extract.detector == "yunet" and 0 < cfg.extract.yunet.score_threshold < 1

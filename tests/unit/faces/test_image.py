@@ -13,7 +13,8 @@ from PIL import Image
 from starrec.faces.detect import faces_in_image
 from starrec.faces.image import UnreadableImage, decode_rgb
 
-CFG = section("extract")
+CFG = section("extract", detector="haar", min_face_size=40, image_size=64, color_mode="gray",
+              policy="largest")
 
 
 @pytest.fixture(scope="module")
