@@ -14,9 +14,19 @@ import mlflow
 import numpy as np
 from mlflow import MlflowClient
 
-from starrec.artifacts import CANDIDATE, CHAMPION, MODEL, MODEL_META, OPEN_SET, PYFUNC, RUN
+from starrec.artifacts import (
+    CANDIDATE,
+    CHAMPION,
+    MODEL,
+    MODEL_META,
+    OPEN_SET,
+    PYFUNC,
+    RUN,
+    SPLIT_CSV,
+    embeddings_file,
+)
 from starrec.calibrate.openset import (
-    calibrate,
+    calibrate_threshold,
     calibration_people,
     plot_tradeoff,
     relabel,
@@ -27,11 +37,18 @@ from starrec.calibrate.unknown import unknown_faces
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.evaluate.gate import read_champion
+from starrec.faces.artifacts import ModelFileError, model_file
 from starrec.io import write_json_atomic
-from starrec.predict.model_io import KerasClassifier, ModelLoadError
-from starrec.serve.pyfunc import log_pyfunc
+from starrec.predict.model_io import (
+    Classifier,
+    EmbeddingClassifier,
+    ModelLoadError,
+    load_classifier,
+)
+from starrec.serve.pyfunc import face_model_names, log_pyfunc
 from starrec.stage import StageError, run_stage
 from starrec.tracking import read_run_json, use_tracking_uri
+from starrec.train.embedding_data import EmbeddingDataError, load_embedding_data
 
 log = logging.getLogger("starrec.calibrate")
 
@@ -39,8 +56,11 @@ log = logging.getLogger("starrec.calibrate")
 def main(cfg: Config) -> None:
     p, models, reports = cfg.predict, cfg.paths.models, cfg.paths.reports
     try:
-        classifier = KerasClassifier.from_files(models / MODEL, models / MODEL_META, p.batch_size)
-    except ModelLoadError as exc:
+        face_files = {name: model_file(name, cfg.faces.models, cfg.download.http)
+                      for name in face_model_names(models)}
+        classifier = load_classifier(models / MODEL, models / MODEL_META, p.batch_size,
+                                     face_files.get("sface"))
+    except (ModelLoadError, ModelFileError) as exc:
         raise StageError(str(exc)) from exc
     images, people = unknown_faces(p.unknown, classifier.classes, classifier.image_size,
                                    classifier.channels, classifier.extract, p.max_image_pixels)
@@ -48,34 +68,41 @@ def main(cfg: Config) -> None:
                else np.empty((0, len(classifier.classes))))
     calib = calibration_people(people, p.unknown.calibration_share, p.unknown.seed)
     in_calib = np.array([person in calib for person in people], bool)
+    if not in_calib.any():
+        raise StageError(f"{p.unknown.path}: no faces of held-out people to calibrate the "
+                         "unknown threshold with (predict.unknown)")
 
-    val = split_probs(cfg, classifier, "val")
-    cal = calibrate(*val, p.score, p.target_precision, unknown[in_calib], p.unknown.prior)
-    write_json_atomic(models / OPEN_SET, {**cal.to_json(), "model_id": model_id_of(models / MODEL)})
-    log.info("open set: %s >= %.4f keeps %.1f%% of val faces and rejects %.1f%% of %d faces "
-             "of %d calibration people, precision %.3f (target %.2f)", p.score,
-             cal.rule.threshold, 100 * cal.coverage, 100 * cal.unknown_rejected,
-             cal.n_unknown, len(calib), cal.precision, p.target_precision)
-
-    test = split_probs(cfg, classifier, "test")
+    val, test = (split_probs(cfg, classifier, split) for split in ("val", "test"))
+    record = calibrate_threshold(*val, unknown[in_calib], p.target_precision, p.unknown.prior,
+                                 model_id_of(models / MODEL), p.score)
+    write_json_atomic(models / OPEN_SET, record.to_json())
     report_people = sorted(set(people) - calib)
-    report = {**cal.to_json(), "test": tradeoff(*test, unknown[~in_calib], cal.rule),
+    report = {**record.to_json(), "test": tradeoff(*test, unknown[~in_calib], record.rule),
               "unknown_people": {"path": p.unknown.path, "n_people": len(set(people)),
                                  "n_faces": len(people), "calibration_people": sorted(calib),
                                  "report_people": report_people}}
     write_json_atomic(reports / OPEN_SET, report)
-    plot_tradeoff(*test, unknown[~in_calib], cal.rule, reports / "open_set.png")
+    plot_tradeoff(*test, unknown[~in_calib], record.rule, reports / "open_set.png")
     at = report["test"]["at_threshold"]
     log.info("test: known accuracy %.3f (closed set %.3f), known rejected %.3f, unknown "
              "rejected %.3f over %d faces of %d other held-out people", at["known_accuracy"],
              report["test"]["closed_set_accuracy"], at["known_rejected"],
              at["unknown_rejected"], int((~in_calib).sum()), len(report_people))
-    register(cfg, report)
+    register(cfg, report, face_files)
 
 
-def split_probs(cfg: Config, classifier: KerasClassifier, split: str
+def split_probs(cfg: Config, classifier: Classifier, split: str
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class scores and labels (in the classifier's class order) of one TFRecord split."""
+    """Class scores and labels (in the classifier's class order) of one split: a head on
+    embeddings scores the embed stage's vectors, a CNN the TFRecord images."""
+    if isinstance(classifier, EmbeddingClassifier):
+        npz = cfg.paths.embeddings / embeddings_file(classifier.embedder.name)
+        try:
+            data = load_embedding_data(cfg.paths.splits / SPLIT_CSV, npz)
+            labels = relabel(data.y[split], data.classes, classifier.classes, npz)
+        except (OSError, EmbeddingDataError, ValueError) as exc:
+            raise StageError(f"{npz}: cannot read the {split} split ({exc})") from exc
+        return classifier.proba_of_embeddings(data.x[split]), labels
     tfrecords = cfg.paths.tfrecords
     try:
         names = read_label_map(tfrecords)
@@ -86,7 +113,7 @@ def split_probs(cfg: Config, classifier: KerasClassifier, split: str
         raise StageError(f"{tfrecords}: cannot read the {split} split ({exc})") from exc
 
 
-def register(cfg: Config, report: dict) -> None:
+def register(cfg: Config, report: dict, face_files: dict) -> None:
     """Figures + the pyfunc model to the train run; alias `candidate`, and `predict.alias`
     when models/champion.json records this run's Keras model as the champion."""
     models, p = cfg.paths.models, cfg.predict
@@ -96,13 +123,14 @@ def register(cfg: Config, report: dict) -> None:
     at = report["test"]["at_threshold"]
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({"open_set_threshold": report["threshold"],
-                            "open_set_val_precision": report["val"]["precision"],
-                            "open_set_val_coverage": report["val"]["coverage"],
+                            "open_set_val_precision": report["precision"],
+                            "open_set_val_known_named": report["known_named"],
+                            "open_set_val_unknown_rejected": report["unknown_rejected"],
                             **{f"open_set_test_{k}": v for k, v in at.items()
                                if k != "threshold" and v == v}})
         for name in (OPEN_SET, "open_set.png"):
             mlflow.log_artifact(str(cfg.paths.reports / name), artifact_path="reports")
-        info = log_pyfunc(models, p)
+        info = log_pyfunc(models, p, face_files)
     client = MlflowClient()
     version = str(info.registered_model_version)
     client.set_registered_model_alias(p.registered_model, CANDIDATE, version)

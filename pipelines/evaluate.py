@@ -1,7 +1,9 @@
-"""Stage `evaluate`: the trained CNN, the eigenfaces baseline and (with
-`evaluate.compare_pretrained`) the pretrained backbone on the star data set's test split →
-`paths.reports` (metrics.json, confusion and misclassified PNGs, DVC plot rows), logged to
-the training run; the promotion gate against `paths.models/champion.json`, which it rewrites.
+"""Stage `evaluate`: the trained model and the eigenfaces baseline (and, for a model on face
+embeddings, nearest prototype from all / `few_shot` train faces per star) on the star data
+set's test split → `paths.reports` (metrics.json, comparison.csv/png, confusion and
+misclassified PNGs, DVC plot rows), logged to the training run; the promotion gate against
+`paths.models/champion.json`, which it rewrites. A head on embeddings scores the embed
+stage's vectors of the test faces (no network is run again); a CNN the TFRecord images.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ import os
 import tempfile
 from pathlib import Path
 
-import keras
+import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from starrec.artifacts import BACKBONE, CHAMPION, HISTORY, METRICS, MODEL, RUN
+from starrec.artifacts import CHAMPION, HISTORY, METRICS, MODEL, MODEL_META, RUN, embeddings_file
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.evaluate.baseline import class_scores, fit_eigenfaces
+from starrec.evaluate.compare_embedders import (
+    accuracy_and_f1,
+    plot_comparison,
+    prototype_guesses,
+)
 from starrec.evaluate.gate import judge, read_champion, record, write_champion
 from starrec.evaluate.metrics import classification_metrics, metric_values
-from starrec.evaluate.pretrained import pretrained_metrics
 from starrec.evaluate.reports import (
     REPORT_FILES,
     load_model,
@@ -30,29 +37,51 @@ from starrec.evaluate.reports import (
     write_reports,
 )
 from starrec.io import write_json_atomic
+from starrec.model_meta import MetaError, read_meta
 from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, read_run_json
+from starrec.train.embedding_data import EmbeddingDataError, embeddings_of
 
 log = logging.getLogger("starrec.evaluate")
+COMPARISON_CSV, COMPARISON_PNG = "comparison.csv", "comparison.png"
 
 
 def main(cfg: Config) -> None:
-    e, models, reports = cfg.evaluate, cfg.paths.models, cfg.paths.reports
+    e, models, reports, tfrecords = (cfg.evaluate, cfg.paths.models, cfg.paths.reports,
+                                     cfg.paths.tfrecords)
     run = read_run_json(models / RUN)
     if not (models / HISTORY).is_file():
         raise StageError(f"{models / HISTORY}: training history not found (run the train stage)")
     try:
-        classes = read_label_map(cfg.paths.tfrecords)
-    except (OSError, ValueError, KeyError) as exc:
-        raise StageError(f"{cfg.paths.tfrecords}/label_map.json: cannot read ({exc!r})") from exc
-    x_test, y_test = load_split(cfg.paths.tfrecords, "test")
-    probs = predict_probs(load_model(models / MODEL), x_test, len(classes), e.batch_size,
-                          models / MODEL)
+        meta = read_meta(models / MODEL_META)
+        classes = read_label_map(tfrecords)
+    except (MetaError, OSError, ValueError, KeyError) as exc:
+        raise StageError(f"cannot evaluate: {exc}") from exc
+    if meta.classes != classes:
+        raise StageError(f"{models / MODEL_META}: classes {meta.classes} are not the test "
+                         f"split's {classes} ({tfrecords}); re-run train")
+    x_test, y_test, test_ids = load_split(tfrecords, "test", with_ids=True)
+    x_train, y_train, train_ids = load_split(tfrecords, "train", with_ids=True)
+    model = load_model(models / MODEL)
+    methods = {}  # extra ways of naming the test faces, by method name
+    if meta.embedder is None:
+        probs = predict_probs(model, x_test, len(classes), e.batch_size, models / MODEL)
+    else:
+        npz = cfg.paths.embeddings / embeddings_file(meta.embedder)
+        try:
+            e_train, e_test = embeddings_of(npz, train_ids), embeddings_of(npz, test_ids)
+        except EmbeddingDataError as exc:
+            raise StageError(str(exc)) from exc
+        probs = predict_probs(model, e_test, len(classes), e.batch_size, models / MODEL)
+        for method, guesses in prototype_guesses(e_train, y_train, e_test, e.few_shot,
+                                                 e.few_shot_draws, e.seed).items():
+            draws = [accuracy_and_f1(y_test, g, len(classes)) for g in guesses]
+            methods[f"{meta.embedder}_{method}"] = {
+                k: float(np.mean([d[k] for d in draws])) for k in draws[0]}
     model_metrics = classification_metrics(y_test, probs.argmax(axis=1), probs, classes, e.top_k)
-    log.info("CNN on %d test faces: accuracy %.4f, macro F1 %.4f", len(y_test),
+    log.info("%s on %d test faces: accuracy %.4f, macro F1 %.4f", meta.model, len(y_test),
              model_metrics["accuracy"], model_metrics["macro"]["f1"])
 
-    x_train, y_train = load_split(cfg.paths.tfrecords, "train")
     baseline = fit_eigenfaces(x_train, y_train, e)
     scores = class_scores(baseline, x_test, len(classes))
     baseline_metrics = classification_metrics(y_test, scores.argmax(axis=1), scores, classes,
@@ -60,15 +89,12 @@ def main(cfg: Config) -> None:
     baseline_metrics.update(cv_accuracy=baseline.cv_accuracy, pca_components=baseline.components)
     log.info("eigenfaces baseline: accuracy %.4f, macro F1 %.4f",
              baseline_metrics["accuracy"], baseline_metrics["macro"]["f1"])
-    extra = {}
-    if e.compare_pretrained:
-        backbone = models / BACKBONE
-        if not backbone.is_file():
-            raise StageError(f"{backbone}: backbone not found (run the pretrain stage, or set "
-                             "evaluate.compare_pretrained: false)")
-        extra["pretrained"] = pretrained_metrics(
-            keras.saving.load_model(backbone, compile=False), x_train, y_train, x_test, y_test,
-            classes, e)
+    for method, m in methods.items():
+        log.info("%s: accuracy %.4f, macro F1 %.4f", method, m["accuracy"], m["macro_f1"])
+    extra = {"methods": methods} if methods else {}
+    comparison = comparison_table({
+        f"{meta.model} (the model)": summary(model_metrics),
+        "eigenfaces (baseline)": summary(baseline_metrics), **methods})
 
     gate, champion = judge(e.gate, read_champion(models / CHAMPION), run,
                            metric_values(model_metrics), metric_values(baseline_metrics))
@@ -79,24 +105,40 @@ def main(cfg: Config) -> None:
         write_reports(staged, models / HISTORY, x_test, y_test, probs, classes,
                       e.misclassified_max)
         write_json_atomic(staged / METRICS, report)
+        comparison.to_csv(staged / COMPARISON_CSV, index=False)
+        plot_comparison(comparison, staged / COMPARISON_PNG,
+                        f"{len(y_test)} test faces, {len(classes)} classes",
+                        baseline="eigenfaces (baseline)")
         uri = connect(cfg.mlflow)
         if run.get("tracking_uri") and run["tracking_uri"] != uri:
             log.warning("run %s was logged to %s, not %s; logging there", run["run_id"],
                         run["tracking_uri"], uri)
             uri = run["tracking_uri"]
         numbers = {**metric_values(model_metrics, "test_"),
-                   **metric_values(baseline_metrics, "baseline_"), **metric_values(extra)}
+                   **metric_values(baseline_metrics, "baseline_"), **metric_values(methods)}
         try:
             client = MlflowClient(uri)
             log_evaluation(client, run["run_id"], numbers, baseline.best_params, staged)
             record(client, gate, run, champion, cfg.predict.alias)
         except MlflowException as exc:
             raise StageError(f"{models / RUN}: MLflow run {run['run_id']}: {exc}") from exc
-        for name in REPORT_FILES:
+        for name in (*REPORT_FILES, COMPARISON_CSV, COMPARISON_PNG):
             (reports / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged / name, reports / name)
     write_champion(models / CHAMPION, champion)
     log.info("%s: metrics, plots and gate decision written", reports)
+
+
+def summary(metrics: dict) -> dict[str, float]:
+    return {"accuracy": float(metrics["accuracy"]), "macro_f1": float(metrics["macro"]["f1"])}
+
+
+def comparison_table(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Tidy rows (embedder, method, metric, value) for plot_comparison: one bar group per
+    way of naming the test faces."""
+    return pd.DataFrame([(name, "", metric, value) for name, m in scores.items()
+                         for metric, value in m.items()],
+                        columns=["embedder", "method", "metric", "value"])
 
 
 if __name__ == "__main__":

@@ -348,8 +348,8 @@ class EvaluateParams(Section):
     baseline_gamma: Annotated[list[PosFloat | Literal["scale"]], Field(min_length=1)]
     seed: int
     misclassified_max: NonNegInt  # faces shown in reports/misclassified.png
-    compare_pretrained: bool  # also score the pretrain backbone: transfer + prototypes
     few_shot: PosInt  # train photos per class for the few-shot prototype score
+    few_shot_draws: PosInt  # seeded draws of those photos, scores averaged
     gate: GateParams
 
 

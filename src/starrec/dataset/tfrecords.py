@@ -204,15 +204,20 @@ def read_schema(tfrecord_dir: Path) -> dict[str, Any]:
     return json.loads((Path(tfrecord_dir) / SCHEMA).read_text())
 
 
-def load_split(tfrecord_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """All images (N, H, W, C float32 [0, 1]) and labels (int64) of one split, in shard order."""
+def load_split(tfrecord_dir: Path, split: str, with_ids: bool = False
+               ) -> tuple[np.ndarray, ...]:
+    """All images (N, H, W, C float32 [0, 1]) and labels (int64) of one split, in shard
+    order[, and their face ids (str)]."""
     try:
-        batches = [(x.numpy(), y.numpy()) for x, y in make_dataset(
-            list_shards(tfrecord_dir, split), batch_size=512, cache=False)]
+        batches = [tuple(t.numpy() for t in b) for b in make_dataset(
+            list_shards(tfrecord_dir, split), batch_size=512, cache=False, with_ids=with_ids)]
     except (OSError, ValueError) as exc:  # no shards, or only empty ones
         raise StageError(f"{tfrecord_dir}: cannot read the {split} split ({exc})") from exc
-    return (np.concatenate([b[0] for b in batches]),
-            np.concatenate([b[1] for b in batches]).astype(np.int64))
+    images = np.concatenate([b[0] for b in batches])
+    labels = np.concatenate([b[1] for b in batches]).astype(np.int64)
+    if not with_ids:
+        return images, labels
+    return images, labels, np.array([i.decode() for b in batches for i in b[2]], dtype=str)
 
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -32,6 +32,23 @@ def prototype_scores(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray) ->
                                                   np.asarray(y_train))[1].T
 
 
+def prototype_guesses(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                      shots: int, draws: int, seed: int) -> dict[str, list[np.ndarray]]:
+    """Predicted labels of the test faces by nearest prototype: `prototype` (one guess, all
+    train faces) and `prototype_{shots}shot` (one guess per seeded draw of `shots` train
+    faces per class; a class with fewer uses all)."""
+    y_train = np.asarray(y_train)
+    out = {"prototype": [prototype_scores(x_train, y_train, x_test).argmax(1)]}
+    rng = np.random.default_rng(seed)
+    few = []
+    for _ in range(draws):
+        pick = np.concatenate([rng.permutation(np.flatnonzero(y_train == k))[:shots]
+                               for k in np.unique(y_train)])
+        few.append(prototype_scores(x_train[pick], y_train[pick], x_test).argmax(1))
+    out[f"prototype_{shots}shot"] = few
+    return out
+
+
 def compare_embedders(data: Mapping[str, tuple[Split, Split]], shots: int, draws: int,
                       seed: int, head: EmbeddingHeadParams) -> pd.DataFrame:
     """Tidy scores: one row per (embedder, method, metric) with metric `accuracy` or
@@ -44,24 +61,19 @@ def compare_embedders(data: Mapping[str, tuple[Split, Split]], shots: int, draws
             raise ValueError(f"embedder {name}: test classes {unseen} have no train face")
         y_train = np.searchsorted(classes, names_train)
         y_test = np.searchsorted(classes, names_test)
-        guess = prototype_scores(x_train, y_train, x_test).argmax(1)
-        scores = {"prototype": _scores(y_test, guess, len(classes))}
-        rng = np.random.default_rng(seed)
-        few = []
-        for _ in range(draws):
-            pick = np.concatenate([rng.permutation(np.flatnonzero(y_train == k))[:shots]
-                                   for k in range(len(classes))])
-            guess = prototype_scores(x_train[pick], y_train[pick], x_test).argmax(1)
-            few.append(_scores(y_test, guess, len(classes)))
-        scores[f"prototype_{shots}shot"] = {m: float(np.mean([f[m] for f in few])) for m in few[0]}
+        scores = {method: {m: float(np.mean([accuracy_and_f1(y_test, g, len(classes))[m]
+                                             for g in guesses])) for m in ("accuracy", "macro_f1")}
+                  for method, guesses in prototype_guesses(x_train, y_train, x_test, shots,
+                                                           draws, seed).items()}
         model, _ = fit_embedding_head(x_train, y_train, None, None, head, seed)
-        scores["head"] = _scores(y_test, model.predict(x_test, verbose=0).argmax(1), len(classes))
+        scores["head"] = accuracy_and_f1(y_test, model.predict(x_test, verbose=0).argmax(1),
+                                         len(classes))
         rows += [(name, method, metric, value) for method, m in scores.items()
                  for metric, value in m.items()]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
+def accuracy_and_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, labels=np.arange(n_classes),
                                        average="macro", zero_division=0))}

@@ -59,6 +59,20 @@ def embed_faces(embedder: Embedder, rgb: np.ndarray, faces: list[Detection]) -> 
     return embedder.embed(np.stack([embedder.prepare(rgb, f) for f in faces]))
 
 
+def embed_aligned(embedder: Embedder, crops: np.ndarray) -> np.ndarray:
+    """(N, dim) embeddings of aligned RGB uint8 crops (N, size, size, 3) as extract_faces
+    cuts them: the one step from a saved or a freshly cut crop to an embedding, shared by the
+    embed stage, prediction and serving."""
+    if embedder.input.crop != "aligned_5pt":
+        raise ValueError(f"embedder {embedder.name} cuts its own input from the photo "
+                         f"({embedder.input.crop}); it cannot embed aligned crops")
+    if len(crops) == 0:
+        return np.zeros((0, embedder.dim), np.float32)
+    if embedder.input.colour == "bgr":
+        crops = np.ascontiguousarray(np.asarray(crops)[..., ::-1])
+    return embedder.embed(crops)
+
+
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -216,8 +230,8 @@ def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
         _check_aligned(embedder, faces)
         for start in range(0, len(faces), CHUNK):
             paths = faces["path"].iloc[start:start + CHUNK]
-            crops = [cv2.cvtColor(_read_crop(faces_dir / p), cv2.COLOR_RGB2BGR) for p in paths]
-            out[start:start + len(crops)] = embedder.embed(np.stack(crops))
+            crops = np.stack([_read_crop(faces_dir / p) for p in paths])
+            out[start:start + len(crops)] = embed_aligned(embedder, crops)
         return out
     for source, rows in faces.groupby("source_path", sort=False).indices.items():
         rgb = decode_rgb(raw_dir / source)

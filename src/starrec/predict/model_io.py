@@ -1,5 +1,10 @@
 """The train stage's model for prediction: model.keras with its model_meta.json (and the
-calibrated open_set.json) beside it."""
+calibrated open_set.json) beside it.
+
+A CNN takes the face crops itself (`KerasClassifier`); a head on pretrained embeddings
+(`train.model: embedding_head`) is fed by the embedder its meta names (`EmbeddingClassifier`),
+through the same `embed_aligned` the embed stage uses, so prediction sees what training saw.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ import numpy as np
 from starrec.artifacts import MODEL_META, OPEN_SET
 from starrec.calibrate.rule import OpenSetRule, ThresholdMismatch, load_rule
 from starrec.config import ExtractParams
-from starrec.model_meta import MetaError, read_meta
+from starrec.faces.artifacts import ModelFileError, artifact, resolve_model_file
+from starrec.faces.embed import EMBEDDER_FILES, Embedder, SfaceEmbedder, embed_aligned
+from starrec.model_meta import MetaError, ModelMeta, read_meta
 from starrec.predict.recognize import Predictor
 
 log = logging.getLogger(__name__)
@@ -38,34 +45,88 @@ class KerasClassifier:
         return np.asarray(self.model.predict(images, batch_size=self.batch_size, verbose=0),
                           dtype=np.float32)
 
-    @classmethod
-    def from_files(cls, model_path: str | Path, meta_path: str | Path,
-                   batch_size: int) -> KerasClassifier:
-        import keras
 
-        model_path, meta_path = Path(model_path), Path(meta_path)
-        if not model_path.is_file():
-            raise ModelLoadError(f"{model_path}: no such model file")
-        try:
-            meta = read_meta(meta_path)
-        except MetaError as exc:
-            raise ModelLoadError(str(exc)) from exc
-        if meta.classes is None:
-            raise ModelLoadError(f"{meta_path}: no classes (not a classifier's meta)")
+@dataclass
+class EmbeddingClassifier:
+    """A softmax head on pretrained embeddings: aligned crops → embedder → head."""
+
+    head: Any  # keras.Model on (N, dim) embeddings
+    embedder: Embedder
+    classes: list[str]
+    image_size: int
+    channels: int
+    extract: ExtractParams
+    batch_size: int
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """Embeddings of float32 [0, 1] crops (the uint8 crops /255, so the round trip to
+        uint8 is exact)."""
+        crops = np.rint(np.asarray(images, np.float32) * 255.0).astype(np.uint8)
+        return embed_aligned(self.embedder, crops)
+
+    def proba_of_embeddings(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        return np.asarray(self.head.predict(np.asarray(x, np.float32),
+                                            batch_size=self.batch_size, verbose=0), np.float32)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self.proba_of_embeddings(self.embed(images))
+
+
+Classifier = KerasClassifier | EmbeddingClassifier
+
+
+def load_classifier(model_path: str | Path, meta_path: str | Path, batch_size: int,
+                    embedder_file: str | Path | None = None) -> Classifier:
+    """The classifier in `model_path` as its meta describes it. A head on embeddings gets its
+    embedder from `embedder_file` (a logged copy) or the verified installed one."""
+    import keras
+
+    model_path, meta_path = Path(model_path), Path(meta_path)
+    if not model_path.is_file():
+        raise ModelLoadError(f"{model_path}: no such model file")
+    try:
+        meta = read_meta(meta_path)
+    except MetaError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    if meta.classes is None:
+        raise ModelLoadError(f"{meta_path}: no classes (not a classifier's meta)")
+    try:
         model = keras.saving.load_model(model_path, compile=False)
-        n_out = int(model.output_shape[-1])
-        if n_out != len(meta.classes):
-            raise ModelLoadError(f"{model_path}: {n_out} outputs but {len(meta.classes)} "
-                                 f"classes in {meta_path}")
-        return cls(model, meta.classes, meta.image_size, meta.channels, meta.extract, batch_size)
+    except Exception as exc:  # noqa: BLE001 - keras raises many types for a non-model file
+        raise ModelLoadError(f"{model_path}: not a Keras model ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    n_out = int(model.output_shape[-1])
+    if n_out != len(meta.classes):
+        raise ModelLoadError(f"{model_path}: {n_out} outputs but {len(meta.classes)} "
+                             f"classes in {meta_path}")
+    if meta.embedder is None:
+        return KerasClassifier(model, meta.classes, meta.image_size, meta.channels,
+                               meta.extract, batch_size)
+    return EmbeddingClassifier(model, _embedder(meta, meta_path, embedder_file), meta.classes,
+                               meta.image_size, meta.channels, meta.extract, batch_size)
+
+
+def _embedder(meta: ModelMeta, meta_path: Path, file: str | Path | None) -> Embedder:
+    if meta.embedder != "sface":
+        raise ModelLoadError(f"{meta_path}: embedder {meta.embedder!r}: prediction runs "
+                             "embedders of aligned crops (sface)")
+    name = EMBEDDER_FILES["sface"][0]
+    if meta.embedder_sha256 and meta.embedder_sha256 != artifact(name).sha256:
+        raise ModelLoadError(f"{meta_path}: trained on {name} sha256 {meta.embedder_sha256[:12]}"
+                             f", not the verified {artifact(name).sha256[:12]}")
+    try:
+        return SfaceEmbedder(resolve_model_file(name, file))
+    except ModelFileError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def load_keras_predictor(model_path: str | Path, top_k: int, batch_size: int) -> Predictor:
     """A .keras file + model_meta.json beside it (+ open_set.json, refused when calibrated for
     another model; without it no face is `unknown`)."""
     model_path = Path(model_path)
-    classifier = KerasClassifier.from_files(model_path, model_path.with_name(MODEL_META),
-                                            batch_size)
+    classifier = load_classifier(model_path, model_path.with_name(MODEL_META), batch_size)
     rule_path = model_path.with_name(OPEN_SET)
     if rule_path.is_file():
         try:

@@ -13,6 +13,7 @@ import numpy as np
 
 from starrec.calibrate.rule import OpenSetRule
 from starrec.faces.detect import faces_in_image, to_input
+from starrec.faces.detectors import Detector
 from starrec.predict.classifier import UNKNOWN, Classifier
 
 
@@ -32,15 +33,17 @@ class FacePrediction:
 class Predictor:
     """Detector + preprocessing + classifier + open-set rule, for photos and video frames."""
 
-    def __init__(self, classifier: Classifier, rule: OpenSetRule, top_k: int) -> None:
+    def __init__(self, classifier: Classifier, rule: OpenSetRule, top_k: int,
+                 detector: Detector | None = None) -> None:
         self.classifier = classifier
         self.rule = rule
         self.top_k = top_k
         self.extract = classifier.extract.model_copy(update={"policy": "all"})
+        self.detector = detector  # None: the extract params' detector, from installed files
 
     def __call__(self, rgb: np.ndarray) -> list[FacePrediction]:
         """Every face in an RGB photo, named (or `unknown`), with its box."""
-        crops = faces_in_image(rgb, self.extract)
+        crops = faces_in_image(rgb, self.extract, self.detector)
         if not crops:
             return []
         named = self.classify(np.stack([to_input(c.image, self.classifier.channels)

@@ -25,8 +25,12 @@ from mlflow.types import ColSpec, Schema
 from starrec.artifacts import MODEL, MODEL_META, OPEN_SET
 from starrec.calibrate.rule import load_rule
 from starrec.config import PredictParams
+from starrec.faces.artifacts import resolve_model_file
+from starrec.faces.detectors import YunetDetector
+from starrec.faces.embed import EMBEDDER_FILES
 from starrec.faces.image import UnreadableImage, decode_rgb
-from starrec.predict.model_io import KerasClassifier
+from starrec.model_meta import read_meta
+from starrec.predict.model_io import load_classifier
 from starrec.predict.recognize import Predictor
 from starrec.tracking import pip_requirements
 
@@ -40,7 +44,8 @@ def _bad(message: str) -> MlflowException:
 
 
 class StarPyfunc(mlflow.pyfunc.PythonModel):
-    """Artifacts: `model` (.keras), `meta` (model_meta.json), `open_set` (open_set.json)."""
+    """Artifacts: `model` (.keras), `meta` (model_meta.json), `open_set` (open_set.json),
+    and the verified face-model files the model stands on (`yunet`, `sface`)."""
 
     def __init__(self, max_image_bytes: int, max_image_pixels: int, top_k: int,
                  batch_size: int) -> None:
@@ -52,8 +57,14 @@ class StarPyfunc(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         art = context.artifacts
-        classifier = KerasClassifier.from_files(art["model"], art["meta"], self.batch_size)
-        self.predictor = Predictor(classifier, load_rule(art["open_set"], art["model"]), self.top_k)
+        classifier = load_classifier(art["model"], art["meta"], self.batch_size,
+                                     art.get("sface"))
+        detector = None
+        if "yunet" in art:  # the logged copy: serving needs no face-model package
+            detector = YunetDetector(classifier.extract.yunet,
+                                     resolve_model_file("yunet", art["yunet"]))
+        self.predictor = Predictor(classifier, load_rule(art["open_set"], art["model"]),
+                                   self.top_k, detector)
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -84,10 +95,19 @@ class StarPyfunc(mlflow.pyfunc.PythonModel):
             raise _bad(f"row {row}: {exc}") from exc
 
 
-def log_pyfunc(model_dir: Path, params: PredictParams):
-    """Log the pyfunc model (model.keras, model_meta.json and open_set.json of `model_dir`)
-    into the active run as `pyfunc` and register it under `params.registered_model`;
-    returns mlflow's ModelInfo."""
+def face_model_names(model_dir: Path) -> list[str]:
+    """The pretrained face-model files (faces/artifacts names) the model in `model_dir` runs
+    on at prediction: its detector's and its embedder's."""
+    meta = read_meta(model_dir / MODEL_META)
+    return (["yunet"] if meta.extract.detector == "yunet" else []) + (
+        EMBEDDER_FILES[meta.embedder] if meta.embedder else [])
+
+
+def log_pyfunc(model_dir: Path, params: PredictParams, face_files: dict[str, Path]):
+    """Log the pyfunc model (model.keras, model_meta.json and open_set.json of `model_dir`,
+    and `face_files`: verified face-model files by name, see `face_model_names`) into the
+    active run as `pyfunc` and register it under `params.registered_model`; returns mlflow's
+    ModelInfo."""
     import starrec
 
     package_dir = Path(starrec.__file__).parent
@@ -96,7 +116,8 @@ def log_pyfunc(model_dir: Path, params: PredictParams):
         python_model=StarPyfunc(params.max_image_bytes, params.max_image_pixels, params.top_k,
                                 params.batch_size),
         artifacts={"model": str(model_dir / MODEL), "meta": str(model_dir / MODEL_META),
-                   "open_set": str(model_dir / OPEN_SET)},
+                   "open_set": str(model_dir / OPEN_SET),
+                   **{name: str(path) for name, path in face_files.items()}},
         code_paths=[str(package_dir)],
         signature=SIGNATURE,
         pip_requirements=pip_requirements(),

@@ -31,11 +31,7 @@ class EmbeddingData:
 def load_embedding_data(split_csv: Path, npz: Path) -> EmbeddingData:
     """Every face of split.csv with its embedding; a face missing from `npz` is an error."""
     table = pd.read_csv(split_csv, dtype={"face_id": str})
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            ids, x = data["face_id"].astype(str), np.asarray(data["x"], np.float32)
-    except (OSError, KeyError, ValueError) as exc:
-        raise EmbeddingDataError(f"{npz}: not an embeddings file ({exc})") from exc
+    ids, x = read_embeddings(npz)
     row = pd.Series(np.arange(len(ids)), index=ids)
     missing = table.loc[~table["face_id"].isin(row.index), "face_id"]
     if len(missing):
@@ -48,3 +44,23 @@ def load_embedding_data(split_csv: Path, npz: Path) -> EmbeddingData:
         xs[split] = x[row[part["face_id"]].to_numpy()]
         ys[split] = part["label"].to_numpy(np.int64)
     return EmbeddingData(classes, xs, ys)
+
+
+def embeddings_of(npz: Path, face_ids: np.ndarray) -> np.ndarray:
+    """(N, dim) embeddings of `face_ids`, in their order; a face missing is an error."""
+    ids, x = read_embeddings(npz)
+    row = pd.Series(np.arange(len(ids)), index=ids)
+    missing = [f for f in face_ids if f not in row.index]
+    if missing:
+        raise EmbeddingDataError(f"{npz}: no embedding for face {missing[0]!r} "
+                                 f"({len(missing)} missing); re-run the embed stage")
+    return x[row[list(face_ids)].to_numpy()]
+
+
+def read_embeddings(npz: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(face ids, (N, dim) float32 embeddings) of one embed-stage file."""
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            return data["face_id"].astype(str), np.asarray(data["x"], np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise EmbeddingDataError(f"{npz}: not an embeddings file ({exc})") from exc
