@@ -424,6 +424,12 @@ class PretrainParams(Section):
     gallery: GalleryParams
 
 
+class CompareParams(Section):
+    """research/dvc.yaml's compare stage: the embedders scored side by side."""
+
+    embedders: Annotated[list[Literal["sface", "dlib", "own"]], Field(min_length=1)]
+
+
 class Config(Section):
     paths: Paths
     download: DownloadParams
@@ -440,6 +446,7 @@ class Config(Section):
     faces: FacesParams
     embed: EmbedParams
     clean: CleanParams
+    compare: CompareParams
     datasets: dict[str, DatasetParams]
 
 
