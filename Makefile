@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup pipeline test test-fast bench tracking-server
+.PHONY: setup pipeline research test test-fast bench tracking-server
 
 $(BIN)/starrec: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,11 @@ setup: $(BIN)/starrec
 
 pipeline: setup
 	dvc repro
+
+# the own face-embedding backbone and the side-by-side comparison (research/dvc.yaml):
+# not needed by the default pipeline, reads its outputs
+research: setup
+	dvc repro research/dvc.yaml
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)

@@ -39,10 +39,11 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **env: str
 
 
 def make_repo(dest: Path, params_update: dict, files: dict[str, str] | None = None) -> Path:
-    """Copy dvc.yaml, params.yaml (deep-updated), pipelines/ and src/ into a fresh git+DVC
+    """Copy the dvc.yaml files, params.yaml (deep-updated), pipelines/ and src/ into a fresh git+DVC
     repo, plus `files` (path -> text), all committed."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("dvc.yaml", ".gitignore"):
+    for name in ("dvc.yaml", ".gitignore", "research/dvc.yaml"):
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / name, dest / name)
     skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for name in ("pipelines", "src", "urls"):

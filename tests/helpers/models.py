@@ -74,13 +74,17 @@ def calibrated_copy(model_dir: Path, val: tuple[np.ndarray, np.ndarray], dest: P
     the session's model dir itself is left as it is."""
     import shutil
 
-    from starrec.calibrate.openset import calibrate
+    from starrec.calibrate.openset import calibrate_threshold
     from starrec.calibrate.rule import model_id_of
     from starrec.io import write_json_atomic
-    from starrec.predict.model_io import KerasClassifier
+    from starrec.predict.model_io import load_classifier
 
     out = Path(shutil.copytree(model_dir, dest))
-    clf = KerasClassifier.from_files(out / MODEL, out / MODEL_META, batch_size=64)
-    cal = calibrate(clf.predict_proba(val[0]), val[1], "max_prob", 0.9)
-    write_json_atomic(out / OPEN_SET, {**cal.to_json(), "model_id": model_id_of(out / MODEL)})
+    clf = load_classifier(out / MODEL, out / MODEL_META, batch_size=64)
+    probs = clf.predict_proba(val[0])
+    # the val faces of the last class stand in for unknown people
+    known = val[1] != val[1].max()
+    record = calibrate_threshold(probs[known], val[1][known], probs[~known], 0.9, 0.2,
+                                 model_id_of(out / MODEL))
+    write_json_atomic(out / OPEN_SET, record.to_json())
     return out

@@ -10,21 +10,21 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.params import section, stage_config
+from helpers.params import config, section, stage_config
 from helpers.stages import run_main
 from helpers.tracking import store
 from mlflow.tracking import MlflowClient
-from sklearn.linear_model import LogisticRegression
 
 from starrec.artifacts import STARS
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.evaluate.reports import REPORT_FILES
+from starrec.model_meta import ModelMeta, write_meta
 from starrec.stage import StageError
 
 # a quick, weak baseline: one PCA component (the small model below beats it)
 FAST = {"baseline_components": 1, "baseline_C": [10.0], "baseline_gamma": ["scale"],
-        "batch_size": 16, "compare_pretrained": False}
+        "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,9 @@ def trained(tfrecord_dir, tmp_path_factory) -> Path:
     history = model.fit(x, y, validation_data=load_split(tfrecord_dir, "val"), epochs=10,
                         batch_size=16, verbose=0)
     model.save(models / "model.keras")
+    write_meta(models / "model_meta.json", ModelMeta(
+        classes=read_label_map(tfrecord_dir), image_size=32, channels=1,
+        extract=config().extract, model="dense"))
     pd.DataFrame(history.history).rename_axis("epoch").reset_index().to_csv(
         models / "history.csv", index=False)
     return models
@@ -141,34 +144,48 @@ def test_missing_inputs_fail_cleanly(tfrecord_dir, trained, tmp_path) -> None:
             update={"tfrecords": tmp_path})}))
 
 
-def test_pretrained_backbone_reported_beside_the_cnn(tfrecord_dir, trained, tmp_path) -> None:
-    from starrec.pretrain.backbone import build_backbone
+def test_a_model_on_embeddings_is_scored_on_the_embed_stage_vectors(tfrecord_dir, trained,
+                                                                  tmp_path) -> None:
+    """The head reads each test face's vector by face id from `<embedder>.npz`; nearest
+    prototype (all / `few_shot` train faces) is reported beside it."""
+    from starrec.train.embedding_head import build_embedding_head
 
-    cfg = stage(tmp_path, trained, tfrecord_dir, compare_pretrained=True, few_shot=2)
-    keras.utils.set_random_seed(0)
-    backbone = build_backbone((32, 32, 1), section("pretrain", widths=[8, 16], embedding_dim=16))
+    cfg = stage(tmp_path, trained, tfrecord_dir, few_shot=2, few_shot_draws=3)
+    (x_train, y_train, train_ids), (x_test, y_test, test_ids) = (
+        load_split(tfrecord_dir, s, with_ids=True) for s in ("train", "test"))
+    # 3 well-separated class directions plus noise, one vector per face id (order shuffled)
+    rng = np.random.default_rng(0)
+    ids = np.r_[train_ids, test_ids]
+    x = np.eye(3, 8)[np.r_[y_train, y_test]] + 0.3 * rng.normal(size=(len(ids), 8))
+    order = rng.permutation(len(ids))
+    cfg.paths.embeddings.mkdir(parents=True)
+    np.savez(cfg.paths.embeddings / "sface.npz", face_id=ids[order], x=x[order].astype("f4"))
+    head = build_embedding_head(8, 3, section("train").embedding_head)
+    head.save(cfg.paths.models / "model.keras")
+    meta = json.loads((cfg.paths.models / "model_meta.json").read_text())
+    (cfg.paths.models / "model_meta.json").write_text(json.dumps(
+        {**meta, "model": "embedding_head", "embedder": "sface", "image_size": 112,
+         "channels": 3}))
     client, run_id, _ = tracked_run(cfg)
-    with pytest.raises(StageError, match="backbone.keras: backbone not found"):
-        run_main("evaluate", cfg)
-    backbone.save(cfg.paths.models / "backbone.keras")
     run_main("evaluate", cfg)
-    report = json.loads((cfg.paths.reports / "metrics.json").read_text())["pretrained"]
-    assert set(report) == {"transfer", "prototype", "prototype_2shot"}
 
-    # the expected figures, derived here from the backbone's raw outputs: a face's embedding
-    # is the normalised sum of its own and its mirror image's; prototypes are class means
-    def embeddings(x: np.ndarray) -> np.ndarray:
-        e = backbone.predict(x, verbose=0) + backbone.predict(x[:, :, ::-1], verbose=0)
-        return e / np.linalg.norm(e, axis=1, keepdims=True)
-
-    (x_train, y_train), (x_test, y_test) = (load_split(tfrecord_dir, s) for s in ("train", "test"))
-    e_train, e_test = embeddings(x_train), embeddings(x_test)
-    centres = np.stack([e_train[y_train == k].mean(axis=0) for k in range(3)])
+    report = json.loads((cfg.paths.reports / "metrics.json").read_text())
+    probs = head.predict(x[len(train_ids):], verbose=0)
+    assert report["model"]["accuracy"] == pytest.approx((probs.argmax(1) == y_test).mean())
+    x_train, x_test = x[:len(train_ids)], x[len(train_ids):]
+    centres = np.stack([x_train[y_train == k].mean(axis=0) for k in range(3)])
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    nearest = (e_test @ centres.T).argmax(axis=1)
-    head = LogisticRegression(C=10.0, max_iter=5000).fit(e_train, y_train)
-    for method, expected in (("prototype", nearest), ("transfer", head.predict(e_test))):
-        assert report[method]["n_samples"] == len(y_test)
-        assert report[method]["accuracy"] == pytest.approx((expected == y_test).mean(), abs=1e-9)
-    assert client.get_run(run_id).data.metrics["pretrained_prototype_accuracy"] == pytest.approx(
-        report["prototype"]["accuracy"])
+    nearest = (x_test @ centres.T).argmax(axis=1)
+    methods = report["methods"]
+    assert set(methods) == {"sface_prototype", "sface_prototype_2shot"}
+    assert methods["sface_prototype"]["accuracy"] == pytest.approx((nearest == y_test).mean())
+    table = pd.read_csv(cfg.paths.reports / "comparison.csv")
+    assert set(table["embedder"]) == {"embedding_head (the model)", "eigenfaces (baseline)",
+                                      "sface_prototype", "sface_prototype_2shot"}
+    assert (cfg.paths.reports / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert client.get_run(run_id).data.metrics["sface_prototype_accuracy"] == pytest.approx(
+        methods["sface_prototype"]["accuracy"])
+    (cfg.paths.embeddings / "sface.npz").unlink()
+    np.savez(cfg.paths.embeddings / "sface.npz", face_id=ids[1:], x=x[1:].astype("f4"))
+    with pytest.raises(StageError, match=rf"sface.npz: no embedding for face '{ids[0]}'"):
+        run_main("evaluate", cfg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from starrec.calibrate.openset import calibrate, plot_tradeoff, tradeoff
+from starrec.calibrate.openset import calibrate_threshold, plot_tradeoff, tradeoff
 from starrec.calibrate.rule import OpenSetRule, open_set_score
 
 
@@ -17,46 +17,53 @@ def test_scores() -> None:
     assert accepted.tolist() == [True, False]
 
 
-def test_calibrate_picks_lowest_threshold_reaching_target() -> None:
-    # 10 faces: top scores right, the low-confidence ones partly wrong
-    top = np.array([0.99, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4])
-    right = np.array([1, 1, 1, 1, 1, 1, 0, 1, 0, 0], bool)
-    probs = np.stack([top, (1 - top) / 2, (1 - top) / 2], axis=1)
-    labels = np.where(right, 0, 1)
-    cal = calibrate(probs, labels, "max_prob", 0.85)
-    # >= 0.6 keeps 7 faces with 6 right (0.857); >= 0.5 keeps 8 with 7 right (0.875): lowest wins
-    assert cal.rule.threshold == pytest.approx(0.5)
-    assert cal.precision == pytest.approx(7 / 8) and cal.coverage == pytest.approx(0.8)
-    assert cal.reached
-    strict = calibrate(probs, labels, "max_prob", 1.0)
-    assert strict.rule.threshold == pytest.approx(0.7) and strict.precision == 1.0
+def known_and_unknown() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Known top scores 0.95, 0.9, 0.85 (wrong), 0.8; unknown faces 0.5 and 0.6."""
+    top = np.array([0.95, 0.9, 0.85, 0.8])
+    probs = np.stack([top, 1 - top], axis=1)
+    labels = np.array([0, 0, 1, 0])
+    unknown = np.array([[0.5, 0.5], [0.6, 0.4]])
+    return probs, labels, unknown
 
 
-def test_calibrate_counts_named_unknown_faces_as_wrong() -> None:
-    # every known face is right, so known faces alone accept everything ...
-    probs = np.array([[0.95, 0.05], [0.9, 0.1], [0.3, 0.7], [0.4, 0.6]])
-    labels = np.array([0, 0, 1, 1])
-    assert calibrate(probs, labels, "max_prob", 0.9).rule.threshold == pytest.approx(0.6)
-    # ... but unknown faces scoring 0.65 and 0.8 must fall under the threshold to reach 0.8
-    unknown = np.array([[0.65, 0.35], [0.2, 0.8], [0.55, 0.45]])
-    # prior 3/7: each unknown face weighs 1, as many as there are
-    cal = calibrate(probs, labels, "max_prob", 0.8, unknown, unknown_prior=3 / 7)
-    # >= 0.7: 3 known + 1 unknown named (0.75); >= 0.9: 2 known named (1.0)
-    assert cal.rule.threshold == pytest.approx(0.9)
-    assert cal.precision == 1.0 and cal.coverage == pytest.approx(0.5)
-    assert cal.n == 4 and cal.n_unknown == 3 and cal.unknown_rejected == 1.0
-    # prior 0.2: each unknown weighs 1/3, so a named one costs less: >= 0.7 gives
-    # 3 / (3 + 1/3) = 0.9, >= 0.6 gives 4 / (4 + 2/3) = 0.857
-    rare = calibrate(probs, labels, "max_prob", 0.88, unknown, unknown_prior=0.2)
-    assert rare.rule.threshold == pytest.approx(0.7) and rare.precision == pytest.approx(0.9)
-    assert rare.coverage == 0.75 and rare.unknown_rejected == pytest.approx(2 / 3)
+def test_calibrate_takes_the_middle_of_the_best_feasible_range() -> None:
+    probs, labels, unknown = known_and_unknown()
+    # prior 0.5, so each unknown face weighs 2. >= 0.8: 3 right of 4 named + 0 unknowns
+    # (0.75), names 0.75 of the stars and rejects every unknown: the best feasible gain; any
+    # threshold in (0.6, 0.8] acts the same, so the middle of that gap is taken
+    record = calibrate_threshold(probs, labels, unknown, 0.7, 0.5, "sha256:m")
+    assert record.threshold == pytest.approx(0.7) and record.reached
+    assert record.precision == pytest.approx(0.75) and record.known_named == pytest.approx(0.75)
+    assert record.unknown_rejected == 1.0 and (record.n_known, record.n_unknown) == (4, 2)
+    # 0.9 precision: only >= 0.9 (2 of 2 right) reaches it; the gap above 0.85 is halved
+    strict = calibrate_threshold(probs, labels, unknown, 0.9, 0.5, "sha256:m")
+    assert strict.threshold == pytest.approx(0.875) and strict.precision == 1.0
+    assert strict.known_named == 0.5 and strict.rule == OpenSetRule("max_prob", 0.875, 0.9)
+    assert strict.to_json()["model_id"] == "sha256:m"
+
+
+def test_calibrate_counts_named_unknown_faces_as_wrong_by_their_prior() -> None:
+    probs, labels, _ = known_and_unknown()
+    unknown = np.array([[0.92, 0.08]])  # one stranger scoring above most stars
+    # prior 0.5: the stranger weighs 4; >= 0.8 gives 3 / (4 + 4) < 0.9, only >= 0.95 is
+    # precise enough (1 / 1)
+    assert calibrate_threshold(probs, labels, unknown, 0.9, 0.5, "x").known_named == 0.25
+    # prior 0.05: it weighs 4/19, so >= 0.8 (3 / (4 + 4/19) = 0.71) reaches 0.7 too, but
+    # names 0.75 and rejects nobody (gain 0.75); above the stranger (0.92, 0.95]: 0.25 + 1
+    rare = calibrate_threshold(probs, labels, unknown, 0.7, 0.05, "x")
+    assert rare.threshold == pytest.approx(0.935) and rare.unknown_rejected == 1.0
+    # the target above 0.71 with prior 0.05 leaves only that range as well
+    assert calibrate_threshold(probs, labels, unknown, 0.72, 0.05, "x").threshold == \
+        pytest.approx(0.935)
 
 
 def test_calibrate_unreachable_target_uses_best_precision() -> None:
-    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
-    labels = np.array([1, 0, 0])  # the most confident face is wrong
-    cal = calibrate(probs, labels, "max_prob", 0.99)
-    assert not cal.reached and cal.rule.threshold == pytest.approx(0.7)
+    probs = np.array([[0.9, 0.1], [0.8, 0.2]])
+    labels = np.array([1, 0])  # the most confident face is wrong
+    record = calibrate_threshold(probs, labels, np.array([[0.95, 0.05]]), 0.99, 0.5, "x")
+    assert not record.reached and record.threshold == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="no unknown faces"):
+        calibrate_threshold(probs, labels, np.empty((0, 2)), 0.9, 0.5, "x")
 
 
 def test_tradeoff_and_plot(tmp_path) -> None:
