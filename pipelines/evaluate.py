@@ -53,10 +53,13 @@ def main(cfg: Config) -> None:
     if not (models / HISTORY).is_file():
         raise StageError(f"{models / HISTORY}: training history not found (run the train stage)")
     try:
-        meta = read_meta(models / MODEL_META)
         classes = read_label_map(tfrecords)
-    except (MetaError, OSError, ValueError, KeyError) as exc:
-        raise StageError(f"cannot evaluate: {exc}") from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise StageError(f"{tfrecords}/label_map.json: cannot read ({exc!r})") from exc
+    try:
+        meta = read_meta(models / MODEL_META)
+    except MetaError as exc:
+        raise StageError(str(exc)) from exc
     if meta.classes != classes:
         raise StageError(f"{models / MODEL_META}: classes {meta.classes} are not the test "
                          f"split's {classes} ({tfrecords}); re-run train")

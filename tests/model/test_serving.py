@@ -24,7 +24,8 @@ from mlflow.exceptions import MlflowException
 
 from starrec.faces.image import decode_rgb
 from starrec.serve.load import load_predictor
-from starrec.serve.pyfunc import encode_image, log_pyfunc, request_json
+from starrec.faces.artifacts import resolve_model_file
+from starrec.serve.pyfunc import encode_image, face_model_names, log_pyfunc, request_json
 
 NAME = "starrec-test-pyfunc"
 MAX_BYTES = 300_000
@@ -42,8 +43,9 @@ def registry(tmp_path_factory, calibrated) -> str:
     with using(tracking.tracking_uri):
         with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(
                 "serve-test").experiment_id):
+            files = {n: resolve_model_file(n) for n in face_model_names(calibrated)}
             info = log_pyfunc(calibrated, section("predict", registered_model=NAME,
-                                                  max_image_bytes=MAX_BYTES))
+                                                  max_image_bytes=MAX_BYTES), files)
         mlflow.MlflowClient().set_registered_model_alias(NAME, "champion",
                                                           info.registered_model_version)
         yield tracking.tracking_uri

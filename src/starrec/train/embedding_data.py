@@ -50,7 +50,7 @@ def embeddings_of(npz: Path, face_ids: np.ndarray) -> np.ndarray:
     """(N, dim) embeddings of `face_ids`, in their order; a face missing is an error."""
     ids, x = read_embeddings(npz)
     row = pd.Series(np.arange(len(ids)), index=ids)
-    missing = [f for f in face_ids if f not in row.index]
+    missing = [str(f) for f in face_ids if f not in row.index]
     if missing:
         raise EmbeddingDataError(f"{npz}: no embedding for face {missing[0]!r} "
                                  f"({len(missing)} missing); re-run the embed stage")
