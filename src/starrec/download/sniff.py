@@ -20,13 +20,17 @@ class BadImage(ValueError):
         self.reason = reason
 
 
-def sniff_image(data: bytes) -> str:
-    """The file extension for `data` if it fully decodes as a supported image, else BadImage."""
+def sniff_image(data: bytes, max_pixels: int) -> str:
+    """The file extension for `data` if it fully decodes as a supported image of at most
+    `max_pixels` pixels (checked before decoding: a decompression bomb), else BadImage."""
     if not data:
         raise BadImage(Status.NOT_IMAGE, "empty file")
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or ""
+            if img.width * img.height > max_pixels:
+                raise BadImage(Status.TOO_LARGE, f"image too large: {img.width}x{img.height} "
+                               f"pixels > download.max_image_pixels {max_pixels}")
             img.load()
     except UnidentifiedImageError:
         raise BadImage(Status.NOT_IMAGE, f"not an image ({_describe(data)})") from None
