@@ -27,16 +27,17 @@ def sniff_image(data: bytes, max_pixels: int) -> str:
         raise BadImage(Status.NOT_IMAGE, "empty file")
     try:
         with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or ""
-            if img.width * img.height > max_pixels:
-                raise BadImage(Status.TOO_LARGE, f"image too large: {img.width}x{img.height} "
-                               f"pixels > download.max_image_pixels {max_pixels}")
-            img.load()
+            fmt, width, height = img.format or "", img.width, img.height
+            if width * height <= max_pixels:
+                img.load()
     except UnidentifiedImageError:
         raise BadImage(Status.NOT_IMAGE, f"not an image ({_describe(data)})") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         status = Status.TRUNCATED if "truncated" in str(exc) else Status.UNREADABLE
         raise BadImage(status, f"cannot decode image: {exc}") from None
+    if width * height > max_pixels:
+        raise BadImage(Status.TOO_LARGE, f"image too large: {width}x{height} pixels > "
+                       f"download.max_image_pixels {max_pixels}")
     if fmt not in EXTENSIONS:
         raise BadImage(Status.NOT_IMAGE, f"unsupported image format {fmt or 'unknown'}")
     return EXTENSIONS[fmt]
