@@ -25,7 +25,7 @@ class Case:
 def case(stage: str, fault: str, outcome: str) -> Callable[[Any], Any]:
     """Register a test as a fault case."""
     def mark(fn: Any) -> Any:
-        fn.fault_cases = [*getattr(fn, "fault_cases", []), Case(stage, fault, outcome)]
+        fn.fault_cases = [*getattr(fn, "fault_cases", []), ("", Case(stage, fault, outcome))]
         return fn
     return mark
 
@@ -34,7 +34,8 @@ def cases(argname: str, table: dict[str, tuple[Any, Case]]) -> Callable[[Any], A
     """`pytest.mark.parametrize(argname)` over `table` (id -> (value, case)), each a case."""
     def mark(fn: Any) -> Any:
         fn = pytest.mark.parametrize(argname, [pytest.param(v, id=k) for k, (v, _) in table.items()])(fn)
-        fn.fault_cases = [*getattr(fn, "fault_cases", []), *(c for _, c in table.values())]
+        fn.fault_cases = [*getattr(fn, "fault_cases", []),
+                          *((f"[{k}]", c) for k, (_, c) in table.items())]
         return fn
     return mark
 
@@ -49,7 +50,8 @@ def collect(directory: Path = FAULTS_DIR) -> list[tuple[str, Case]]:
         spec.loader.exec_module(module)
         tests = sorted((fn.__code__.co_firstlineno, name, fn) for name, fn in vars(module).items()
                        if callable(fn) and hasattr(fn, "fault_cases"))
-        found += [(f"{path.name}::{name}", c) for _, name, fn in tests for c in fn.fault_cases]
+        found += [(f"{path.name}::{name}{param}", c)
+                  for _, name, fn in tests for param, c in fn.fault_cases]
     return found
 
 
@@ -67,5 +69,10 @@ def render(found: list[tuple[str, Case]]) -> str:
         "| stage | fault | outcome | test |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {c.stage} | {c.fault} | {c.outcome} | `{test}` |" for test, c in found]
+    lines += [f"| {_cell(c.stage)} | {_cell(c.fault)} | {_cell(c.outcome)} | `{test}` |"
+              for test, c in found]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
