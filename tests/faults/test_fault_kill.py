@@ -14,7 +14,6 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +21,7 @@ import psutil
 import pytest
 from helpers.faces import make_raw
 from helpers.faults import case
-from helpers.http_routes import jpeg, send
+from helpers.http_routes import jpeg, send, trickle
 from helpers.params import section, write_params
 from helpers.stages import download, download_params, extract_faces
 from PIL import Image
@@ -141,24 +140,12 @@ def archive() -> bytes:
     return buf.getvalue()
 
 
-def trickle(body: bytes) -> Callable[[BaseHTTPRequestHandler, int], None]:
-    def route(h: BaseHTTPRequestHandler, hit: int) -> None:
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        for i in range(0, len(body), 512):
-            h.wfile.write(body[i:i + 512])
-            h.wfile.flush()
-            time.sleep(0.1)
-    return route
-
-
 @case("download", "kill -9 of the stage while it streams an archive",
       "the next run removes the `.download.tmp-<pid>-<n>` work dir and writes a raw dir whose "
       "manifest rows match its files")
 def test_kill_download_then_rerun(server, tmp_path: Path, repo_root: Path) -> None:
     body = archive()
-    server.routes["/photos.tgz"] = trickle(body)
+    server.routes["/photos.tgz"] = trickle(body, 512, 0.1)
     url = server.url("/photos.tgz")
     write_params(tmp_path, datasets={STARS: {"paths": {"raw": "raw"}, "download": {
         "folder": {"path": url}, "min_images_per_class": 0}}}, download={"cache_dir": "cache"})

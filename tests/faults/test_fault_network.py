@@ -6,34 +6,17 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import time
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from helpers.fault_images import HTML
 from helpers.faults import Case, case, cases
-from helpers.http_routes import Route, fail_then, jpeg, reset, send, stall
+from helpers.http_routes import fail_then, jpeg, reset, send, stall, trickle
 from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
 from starrec.stage import StageError
-
-
-def trickle(body: bytes, pause: float) -> Route:
-    """Slow but steady: the body in 4 parts, `pause` seconds apart."""
-    def route(h: BaseHTTPRequestHandler, hit: int) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "image/jpeg")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        step = len(body) // 4 + 1
-        for i in range(0, len(body), step):
-            h.wfile.write(body[i:i + step])
-            h.wfile.flush()
-            time.sleep(pause)
-    return route
 
 
 def params(tmp: Path, **over: object) -> DownloadParams:
@@ -57,7 +40,7 @@ URLS = {  # path -> (route, status, reason pattern, case)
                      Case("download", "server accepts, never answers", "row `timeout` after retries")),
     "/reset.jpg": (reset, "connection_error", r"after retries: .*",
                    Case("download", "connection reset (TCP RST)", "row `connection_error` after retries")),
-    "/slow.jpg": (trickle(jpeg(3, size=64), 0.2), "ok", r"",
+    "/slow.jpg": (trickle(jpeg(3, size=64), 300, 0.2), "ok", r"",
                   Case("download", "slow server: body trickles in under the read timeout", "`ok`")),
     "/cut.jpg": (send(jpeg(4)[:200], length=len(jpeg(4))), "truncated",
                  r"body shorter than Content-Length .*",
