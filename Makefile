@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup pipeline research test test-fast bench tracking-server
+.PHONY: setup pipeline research test test-fast bench tracking-server reliability-doc
 
 $(BIN)/starrec: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,3 +45,7 @@ TRACKING_HOST ?= 127.0.0.1
 TRACKING_PORT ?= 5000
 tracking-server: setup
 	starrec-tracking-server --dir $(TRACKING_DIR) --host $(TRACKING_HOST) --port $(TRACKING_PORT)
+
+# docs/reliability.md: the fault suite's cases (tests/faults), regenerated, never hand-edited
+reliability-doc: setup
+	python tests/faults/report.py

@@ -62,8 +62,9 @@ def original(photos: list[Photo], out: Path) -> list[tuple[int, int, int, int] |
     return boxes
 
 
-def ours(photos: list[Photo], out: Path, cfg: ExtractParams) -> list[tuple[int, int, int, int] | None]:
-    rows = process_photos(photos, cfg, out)
+def ours(photos: list[Photo], out: Path, cfg: ExtractParams,
+         max_pixels: int) -> list[tuple[int, int, int, int] | None]:
+    rows = process_photos(photos, cfg, out, max_pixels)
     by_photo = {r["source_path"]: (r["box_x"], r["box_y"], r["box_w"], r["box_h"])
                 for r in rows if r["status"] == "ok" and r["face_id"].endswith("_f0")}
     return [by_photo.get(p.source_path) for p in photos]
@@ -96,7 +97,8 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     logging.disable(logging.INFO)
-    cfg = load_config(args.params).extract
+    params = load_config(args.params)
+    cfg = params.extract
     h = cfg.haar
     print(f"ours: {h.cascade} scaleFactor {h.scale_factor} minNeighbors {h.min_neighbors} "
           f"minSize {h.min_size} detect_max_side {cfg.detect_max_side} "
@@ -108,8 +110,10 @@ def main() -> None:
     print("-" * len(header))
     for name, photos in photo_sets(args.lfw_sample, args.seed).items():
         variants = [("original", original, ()),
-                    ("ours n_jobs=1", ours, (cfg.model_copy(update={"n_jobs": 1}),)),
-                    ("ours n_jobs=2", ours, (cfg.model_copy(update={"n_jobs": 2}),))]
+                    ("ours n_jobs=1", ours, (cfg.model_copy(update={"n_jobs": 1}),
+                                             params.download.max_image_pixels)),
+                    ("ours n_jobs=2", ours, (cfg.model_copy(update={"n_jobs": 2}),
+                                             params.download.max_image_pixels))]
         speeds: dict[str, float] = {}
         for label, fn, extra in variants:
             speed, boxes = timed(fn, photos, args.repeat, *extra)

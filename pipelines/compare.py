@@ -81,7 +81,8 @@ def embeddings(cfg: Config, name: str, train: tuple[np.ndarray, np.ndarray],
     embedder = make_embedder(cfg.faces, cfg.download.http, name)
     faces = read_faces_manifest(cfg.paths.faces / MANIFEST).set_index("face_id", drop=False)
     return tuple(embed_manifest(embedder, faces.loc[ids].reset_index(drop=True),
-                                cfg.paths.faces, cfg.paths.raw) for ids in (train[1], test[1]))
+                                cfg.paths.faces, cfg.paths.raw, cfg.download.max_image_pixels)
+                 for ids in (train[1], test[1]))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def main(cfg: Config) -> None:
         for name in cfg.embed.embedders:
             try:
                 embedder = make_embedder(cfg.faces, cfg.download.http, name)
-                x = embed_manifest(embedder, faces, cfg.paths.faces, cfg.paths.raw)
+                x = embed_manifest(embedder, faces, cfg.paths.faces, cfg.paths.raw,
+                                   cfg.download.max_image_pixels)
             except (ModelFileError, ValueError) as exc:
                 raise StageError(f"embed {name}: {exc}") from None
             np.savez(out / embeddings_file(name), face_id=ids, x=x)

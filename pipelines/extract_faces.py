@@ -16,7 +16,8 @@ from starrec.stage import StageError, run_stage
 def main(cfg: Config) -> None:
     photos = list_photos(cfg.paths.raw)
     with atomic_dir(cfg.paths.faces) as out:
-        rows = process_photos(photos, cfg.extract, out, cfg.faces.models, cfg.download.http)
+        rows = process_photos(photos, cfg.extract, out, cfg.download.max_image_pixels,
+                              cfg.faces.models, cfg.download.http)
         faces = pd.DataFrame(rows, columns=COLUMNS)
         ok = faces[faces["status"] == "ok"]
         if ok.empty:

@@ -33,7 +33,11 @@ def main(cfg: Config) -> None:
                                 out / "data_docs")
         write_json_atomic(out / "result.json",
                           {name: r.to_json_dict() for name, r in result.results.items()})
-        write_json_atomic(out / "summary.json", summary(result, manifest, faces))
+        report = summary(result, manifest, faces)
+        write_json_atomic(out / "summary.json", report)
+    for group in report["duplicate_crops"]:
+        log.warning("identical face crops (kept in one split group): %s",
+                    ", ".join(group["face_ids"]))
     if result.failed:
         lines = [describe(c) for c in result.failed]
         for line in lines:

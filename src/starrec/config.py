@@ -108,6 +108,8 @@ class DownloadParams(DatasetDownload):
     """The selected data set's download knobs plus the ones all data sets share."""
 
     cache_dir: Path  # verified downloads kept between runs (resume)
+    conflicts: Literal["drop_both", "keep_first"]  # one photo under two classes
+    max_image_pixels: PosInt  # bigger photos are refused before decoding (download, extract)
     http: HttpParams
     urls: UrlsSource
     lfw: LfwSource

@@ -1,26 +1,62 @@
-"""Atomic file and directory writes: a stage never leaves a half-written output behind."""
+"""Atomic file and directory writes: a stage never leaves a half-written output behind.
+
+Temp siblings are named `.<name>.tmp-<pid>-<n>`, so one left by a killed process (kill -9,
+out of memory) is recognised by its dead pid and swept by the next write of that output.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+_TEMP = re.compile(r"\.tmp-(\d+)-\d+$")
+_seq = itertools.count()
 
 
-def _usual_mode(path: Path, mode: int) -> None:
-    """mkstemp/mkdtemp make private (0600/0700) entries; outputs get the umask's usual mode."""
-    os.chmod(path, mode & ~_umask())
+def temp_sibling(target: Path) -> Path:
+    """A fresh temp name beside `target`, owned by this process."""
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{next(_seq)}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_stale(target: Path) -> list[Path]:
+    """Remove the temp siblings of `target` whose process is gone; returns what was removed."""
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    for path in target.parent.iterdir():
+        match = _TEMP.search(path.name)
+        if (match and path.name.startswith(f".{target.name}.tmp-")
+                and not _alive(int(match.group(1)))):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.warning("%s: removed %d temp files left by a killed run (%s)", target, len(removed),
+                    ", ".join(p.name for p in removed))
+    return removed
 
 
 @contextlib.contextmanager
@@ -28,15 +64,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success rename it over `target`, else delete it."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    _usual_mode(tmp_path, 0o666)
+    sweep_stale(target)
+    tmp = temp_sibling(target)
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # the umask's mode
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        yield tmp
+        os.replace(tmp, target)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def write_text_atomic(target: str | Path, text: str) -> None:
@@ -59,24 +94,32 @@ def save_keras(model: Any, target: str | Path) -> None:
 
 
 @contextlib.contextmanager
+def scratch_dir(target: str | Path) -> Iterator[Path]:
+    """A temp dir beside `target` (stale ones of killed runs swept first), removed on exit."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target)
+    tmp = temp_sibling(target)
+    tmp.mkdir()
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Build a directory in a temp sibling, then swap it in for `target` in one rename.
 
     A crash leaves the previous `target` (or none) untouched, never a mix of old and new.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    _usual_mode(tmp, 0o777)
-    try:
+    with scratch_dir(target) as tmp:
         yield tmp
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            old = temp_sibling(target)  # swept by the next run if killed between the renames
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

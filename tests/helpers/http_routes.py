@@ -51,6 +51,19 @@ def chunked(body: bytes) -> Route:
     return route
 
 
+def trickle(body: bytes, step: int, pause: float) -> Route:
+    """Slow but steady: `step` bytes every `pause` seconds (each read within the timeout)."""
+    def route(h: BaseHTTPRequestHandler, hit: int) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        for i in range(0, len(body), step):
+            h.wfile.write(body[i:i + step])
+            h.wfile.flush()
+            time.sleep(pause)
+    return route
+
+
 def fail_then(n: int, then: Route, status: int = 500) -> Route:
     def route(h: BaseHTTPRequestHandler, hit: int) -> None:
         (send(b"boom", status, "text/plain") if hit <= n else then)(h, hit)

@@ -51,7 +51,12 @@ def test_validate_script_exits_nonzero_with_summary(faces_dir: Path, tmp_path: P
 
 def test_split_script_writes_the_split(faces_dir: Path, tmp_path: Path, repo_root: Path) -> None:
     shutil.copytree(faces_dir, tmp_path / "faces")
-    write_params(tmp_path, datasets={STARS: {"paths": {"faces": "faces", "splits": "splits"}}},
+    faces = pd.read_csv(tmp_path / "faces/manifest.csv")
+    (tmp_path / "embeddings").mkdir()  # the embed stage's cleaning, flagging nothing
+    pd.DataFrame({"face_id": faces["face_id"], "class": faces["class"], "flag": "", "reason": "",
+                  "status": "ok"}).to_csv(tmp_path / "embeddings/clean.csv", index=False)
+    write_params(tmp_path, datasets={STARS: {"paths": {"faces": "faces", "splits": "splits",
+                                                       "embeddings": "embeddings"}}},
                  split={"seed": 1})
     done = subprocess.run([sys.executable, str(repo_root / "pipelines" / "split.py")],
                           cwd=tmp_path, capture_output=True, text=True)

@@ -45,3 +45,24 @@ def test_atomic_dir_swaps_whole_dir_or_keeps_the_old_one(tmp_path):
         (tmp / "c").write_text("3")
     assert sorted(p.name for p in target.iterdir()) == ["c"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shards"]
+
+
+def test_temps_of_dead_processes_are_swept_live_ones_kept(tmp_path):
+    """A kill -9 leaves `.<name>.tmp-<pid>-<n>`; the next write of that output removes it
+    when the pid is gone, and leaves a running process's temp alone."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".faces.tmp-{dead}-0"
+    (stale / "a").mkdir(parents=True)
+    stale_file = tmp_path / f".faces.tmp-{dead}-1"
+    stale_file.write_text("half")
+    live = tmp_path / f".faces.tmp-{os.getppid()}-0"
+    live.mkdir()
+    other = tmp_path / f".facesX.tmp-{dead}-0"
+    other.mkdir()
+    with atomic_dir(tmp_path / "faces") as tmp:
+        (tmp / "b").write_text("1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["faces", live.name, other.name])

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # split.csv; clean_reason: why the embed stage flagged a face it kept ('' when it did not)
 SPLIT_COLUMNS = ("face_id", "class", "label", "path", "split", "group", "clean_reason")
 BLOCK = 1024  # phash rows compared at once: BLOCK x n x hash-bytes of memory
+FIX = ("; leave such classes out with download.classes or a higher "
+       "download.min_images_per_class")
 
 
 def drop_cleaned(faces: pd.DataFrame, cleaned: pd.DataFrame, where: Path) -> pd.DataFrame:
@@ -70,7 +72,7 @@ def split_faces(params: SplitParams, faces: pd.DataFrame, where: Path
             raise StageError(
                 f"{where}: class {name!r} has {row.sum()} faces in "
                 f"{faces.loc[faces['class'] == name, 'group'].nunique()} leakage groups, "
-                f"too few to put one in each of {', '.join(SPLITS)}")
+                f"too few to put one in each of {', '.join(SPLITS)}{FIX}")
     stats = {
         "classes": classes,
         "counts": {s: {c: int(counts.loc[c, s]) for c in classes} for s in SPLITS},
@@ -93,7 +95,7 @@ def _check_class_sizes(faces: pd.DataFrame, where: Path) -> None:
     if not small.empty:
         named = ", ".join(f"{name!r} ({n} faces)" for name, n in small.sort_index().items())
         raise StageError(f"{where}: too few faces to appear in every split "
-                         f"({', '.join(SPLITS)}): {named}")
+                         f"({', '.join(SPLITS)}): {named}{FIX}")
 
 
 def leakage_groups(faces: pd.DataFrame, phash_max_distance: int,

@@ -3,6 +3,8 @@
 Two tables are validated: the faces (`status == ok` rows, plus a derived `file_exists`
 column) and a per-class count table (every allowed class, 0 where it has no faces), so a
 missing or thin class fails with its name. `describe` turns each failure into one line.
+Identical crops (one photo saved twice, e.g. a JPEG and its PNG copy) are not a failure: the
+split keeps them in one group; they are listed in the summary as `duplicate_crops`.
 """
 
 from __future__ import annotations
@@ -96,8 +98,20 @@ def summary(validation: Validation, manifest: Path, faces: pd.DataFrame) -> dict
         "manifest": str(manifest),
         "faces": len(faces),
         "class_counts": dict(zip(counts["class"], counts["count"].tolist())),
+        "duplicate_crops": duplicate_crops(faces),
         "expectations": validation.checks,
     }
+
+
+def duplicate_crops(faces: pd.DataFrame) -> list[dict[str, Any]]:
+    """Faces whose crops are byte-identical (same sha256): one record per group, with the
+    classes involved (two classes: one photo under two people)."""
+    if not {"sha256", "face_id", "class"} <= set(faces.columns):
+        return []
+    same = faces[faces["sha256"].notna() & faces.duplicated("sha256", keep=False)]
+    return [{"sha256": sha, "face_ids": sorted(group["face_id"]),
+             "classes": sorted(group["class"].unique())}
+            for sha, group in same.groupby("sha256", sort=True)]
 
 
 def _class_counts(faces: pd.DataFrame, allowed: Sequence[str]) -> pd.DataFrame:
@@ -117,7 +131,6 @@ def _faces_suite(params: ValidateParams, classes: Sequence[str], image_size: int
         e.ExpectColumnValuesToNotBeNull(column="class"),
         e.ExpectColumnValuesToBeInSet(column="class", value_set=list(classes)),
         e.ExpectColumnValuesToBeUnique(column="face_id"),
-        e.ExpectColumnValuesToBeUnique(column="sha256"),
         e.ExpectColumnValuesToBeBetween(column="face_size", min_value=params.min_face_size,
                                         max_value=params.max_face_size),
         e.ExpectColumnValuesToBeInSet(column="height", value_set=[image_size]),
@@ -216,8 +229,11 @@ def describe(check: dict[str, Any]) -> str:
         return f"{head}: column missing"
     if check["unexpected_count"] is not None:
         examples = ", ".join(_example(x, check["column"]) for x in check["examples"])
+        fix = ("; too few faces: leave the class out with download.classes or a higher "
+               "download.min_images_per_class, or lower validate.min_images_per_class"
+               if check["table"] == "class_counts" else "")
         return (f"{head}: {check['unexpected_count']} of {check['element_count']} rows fail, "
-                f"e.g. {examples}")
+                f"e.g. {examples}{fix}")
     return f"{head}: observed {_short(check['observed_value'])}"
 
 

@@ -7,6 +7,7 @@ members come back as manifest rows; tar extraction also runs through tarfile's "
 
 from __future__ import annotations
 
+import logging
 import shutil
 import stat
 import tarfile
@@ -16,6 +17,8 @@ from pathlib import Path, PurePosixPath
 from starrec.config import ArchiveLimits
 from starrec.download.manifest import Row, Status
 from starrec.stage import StageError
+
+log = logging.getLogger(__name__)
 
 IGNORED_PREFIXES = ("__MACOSX/",)
 
@@ -61,6 +64,7 @@ def _check_caps(count: int, total: int, limits: ArchiveLimits, source: str) -> N
 
 
 def _refuse(source: str, name: str, reason: str, size: int | None) -> Row:
+    log.warning("%s: archive member %r refused: %s", source, name, reason)
     parts = PurePosixPath(name).parts
     cls = parts[-2] if len(parts) >= 2 and member_problem(name) == "" else ""
     return Row(cls, f"{source}#{name}", Status.UNSAFE_MEMBER, reason, size)

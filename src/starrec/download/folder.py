@@ -49,7 +49,8 @@ def scan(root: Path, base: Path, prefix: str, wanted: list[str]) -> tuple[list[C
     """Candidates for every file under the class folders of `root`, and the class names.
 
     Each source is `prefix` + the file's path relative to `base`. With `wanted`, only those
-    classes are scanned; one the folder lacks is an error.
+    classes are read; the others' files are `class_dropped` candidates (the manifest has a
+    row for every file), and a wanted class the folder lacks is an error.
     """
     dirs = class_dirs(root)
     if not dirs:
@@ -61,7 +62,11 @@ def scan(root: Path, base: Path, prefix: str, wanted: list[str]) -> tuple[list[C
     classes = wanted or list(dirs)
     cands = [
         Candidate(cls, f"{prefix}{f.relative_to(base).as_posix()}", f.stem, f)
-        for cls in classes for d in dirs[cls]
+        if cls in classes else
+        Candidate(cls, f"{prefix}{f.relative_to(base).as_posix()}", f.stem,
+                  status=Status.CLASS_DROPPED, reason="class not in download.classes",
+                  bytes=f.stat().st_size)
+        for cls in dirs for d in dirs[cls]
         for f in sorted(d.rglob("*"))
         if f.is_file() and not f.is_symlink() and _visible(f)
     ]

@@ -25,7 +25,9 @@ class Status(StrEnum):
     NOT_IMAGE = "not_image"
     UNREADABLE = "unreadable"
     DUPLICATE = "duplicate"
+    CONFLICT = "conflict"  # the same photo under two classes
     UNSAFE_MEMBER = "unsafe_member"
+    CLASS_DROPPED = "class_dropped"  # its class is below min_images_per_class or not selected
 
 
 @dataclass

@@ -35,9 +35,13 @@ def write_raw(items: list[Verified], refused: list[Row], out_dir: Path) -> list[
     return rows
 
 
+# statuses not warned about one by one here: fine, counted, or warned about when they arose
+QUIET = (Status.OK, Status.DUPLICATE, Status.CLASS_DROPPED, Status.CONFLICT, Status.UNSAFE_MEMBER)
+
+
 def log_summary(rows: list[Row], out_dir: Path) -> None:
     for row in rows:
-        if row.status not in (Status.OK, Status.DUPLICATE):
+        if row.status not in QUIET:
             log.warning("%s: %s (%s)", row.source, row.status, row.reason)
     totals, per_class = summarize(rows)
     log.info("%s: %d items: %s", out_dir, len(rows),

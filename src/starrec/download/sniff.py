@@ -20,19 +20,24 @@ class BadImage(ValueError):
         self.reason = reason
 
 
-def sniff_image(data: bytes) -> str:
-    """The file extension for `data` if it fully decodes as a supported image, else BadImage."""
+def sniff_image(data: bytes, max_pixels: int) -> str:
+    """The file extension for `data` if it fully decodes as a supported image of at most
+    `max_pixels` pixels (checked before decoding: a decompression bomb), else BadImage."""
     if not data:
         raise BadImage(Status.NOT_IMAGE, "empty file")
     try:
         with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or ""
-            img.load()
+            fmt, width, height = img.format or "", img.width, img.height
+            if width * height <= max_pixels:
+                img.load()
     except UnidentifiedImageError:
         raise BadImage(Status.NOT_IMAGE, f"not an image ({_describe(data)})") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         status = Status.TRUNCATED if "truncated" in str(exc) else Status.UNREADABLE
         raise BadImage(status, f"cannot decode image: {exc}") from None
+    if width * height > max_pixels:
+        raise BadImage(Status.TOO_LARGE, f"image too large: {width}x{height} pixels > "
+                       f"download.max_image_pixels {max_pixels}")
     if fmt not in EXTENSIONS:
         raise BadImage(Status.NOT_IMAGE, f"unsupported image format {fmt or 'unknown'}")
     return EXTENSIONS[fmt]

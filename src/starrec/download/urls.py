@@ -70,7 +70,7 @@ class UrlCache:
     def save(self, items: list[Verified]) -> None:
         """Index the URLs whose content verified as an image; drop blobs nobody points to."""
         for item in items:
-            if item.row.status in (Status.OK, Status.DUPLICATE):
+            if item.row.status in (Status.OK, Status.DUPLICATE, Status.CONFLICT):
                 self.index[item.row.source] = item.row.sha256
             else:
                 self.index.pop(item.row.source, None)
@@ -90,10 +90,14 @@ def gather_urls(cfg: DownloadParams, pool: urllib3.PoolManager,
     classes = cfg.classes or cfg.urls.stars
     cands: list[Candidate] = []
     todo: list[int] = []
-    for star in classes:
+    for star in cfg.urls.stars:
+        if star not in classes and not url_file(cfg, star).is_file():
+            continue
         for i, url in enumerate(read_urls(url_file(cfg, star))):
             cand = Candidate(star, url, f"{star}.{i:04d}")
-            if not url.startswith(("http://", "https://")):
+            if star not in classes:
+                cand.status, cand.reason = Status.CLASS_DROPPED, "class not in download.classes"
+            elif not url.startswith(("http://", "https://")):
                 cand.status, cand.reason = Status.INVALID_URL, "not an http(s) URL"
             elif (blob := cache.lookup(url)) is not None:
                 cand.path = blob

@@ -219,7 +219,7 @@ CHUNK = 64  # faces held as model input at once
 
 
 def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
-                   raw_dir: Path) -> np.ndarray:
+                   raw_dir: Path, max_pixels: int) -> np.ndarray:
     """(N, dim) embeddings of the faces-manifest rows `faces`, in their order.
 
     An aligned-crop embedder (SFace) takes the saved 112x112 crop as it is, so no photo is
@@ -234,7 +234,7 @@ def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
             out[start:start + len(crops)] = embed_aligned(embedder, crops)
         return out
     for source, rows in faces.groupby("source_path", sort=False).indices.items():
-        rgb = decode_rgb(raw_dir / source)
+        rgb = decode_rgb(raw_dir / source, max_pixels)
         dets = [detection(faces.iloc[i]) for i in rows]
         out[rows] = embedder.embed(np.stack([embedder.prepare(rgb, d) for d in dets]))
     return out

@@ -2,19 +2,25 @@
 
 Photos are processed in parallel worker processes (one detector each, OpenCV single-threaded
 so the processes don't fight over cores); results come back in input order, so the manifest
-is the same whatever `n_jobs` is.
+is the same whatever `n_jobs` is. A worker dies with the stage (Linux: the kernel kills it
+when its parent goes), and a worker that dies stops the stage with one line, not a traceback.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import io
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,29 +84,50 @@ def unique_stems(items: list[tuple[str, Path, str]]) -> list[Photo]:
             for cls, file, rel in items]
 
 
-def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path,
+def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path, max_pixels: int,
                    models: FaceModelsParams | None = None,
                    http: HttpParams | None = None) -> list[dict[str, Any]]:
-    """Manifest rows for `photos` (PNGs written under `out_dir/<class>/`), in input order.
-    `models` (`faces.models`; `http` to download a missing file) locate YuNet's file."""
+    """Manifest rows for `photos` (PNGs written under `out_dir/<class>/`), in input order;
+    a photo of more than `max_pixels` pixels is refused before it is decoded. `models`
+    (`faces.models`; `http` to download a missing file) locate YuNet's file."""
     models = resolve_detector_file(cfg, models, http)
     for cls in {p.cls for p in photos}:
         (out_dir / cls).mkdir(parents=True, exist_ok=True)
     jobs = [(p, out_dir) for p in photos]
     bar = dict(total=len(photos), desc="extract_faces", unit="photo")
     if cfg.n_jobs <= 1:
-        _init_worker(cfg, models)
+        _init_worker(cfg, models, max_pixels)
         results: Iterator[list[dict[str, Any]]] = map(_work, jobs)
         return [r for rs in tqdm(results, **bar) for r in rs]
     # TensorFlow (MTCNN) is not fork-safe; the Haar and YuNet workers fork cheaply
     ctx = multiprocessing.get_context("spawn" if cfg.detector == "mtcnn" else "fork")
     chunk = max(1, min(16, len(jobs) // (cfg.n_jobs * 8)))
-    with ProcessPoolExecutor(cfg.n_jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(cfg, models)) as pool:
-        return [r for rs in tqdm(pool.map(_work, jobs, chunksize=chunk), **bar) for r in rs]
+    rows: list[dict[str, Any]] = []
+    done = 0
+    try:
+        with ProcessPoolExecutor(cfg.n_jobs, mp_context=ctx, initializer=_init_pool_worker,
+                                 initargs=(os.getpid(), cfg, models, max_pixels)) as pool:
+            for rs in tqdm(pool.map(_work, jobs, chunksize=chunk), **bar):
+                rows += rs
+                done += 1
+    except BrokenProcessPool:
+        raise StageError(f"extract_faces: a worker process died abruptly (killed, or out of "
+                         f"memory) after {done} of {len(jobs)} photos; nothing was written") from None
+    return rows
 
 
-_worker: tuple[ExtractParams, Detector] | None = None
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_worker: tuple[ExtractParams, Detector, int] | None = None
+
+
+def _init_pool_worker(parent: int, cfg: ExtractParams, models: FaceModelsParams | None,
+                      max_pixels: int) -> None:
+    """A pool worker: killed by the kernel when the stage dies (Linux), then set up."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the stage died before prctl took effect
+        os._exit(1)
+    _init_worker(cfg, models, max_pixels)
 
 
 def resolve_detector_file(cfg: ExtractParams, models: FaceModelsParams | None,
@@ -118,21 +145,21 @@ def resolve_detector_file(cfg: ExtractParams, models: FaceModelsParams | None,
                             paths={**(models.paths if models else {}), "yunet": path})
 
 
-def _init_worker(cfg: ExtractParams, models: FaceModelsParams | None) -> None:
+def _init_worker(cfg: ExtractParams, models: FaceModelsParams | None, max_pixels: int) -> None:
     global _worker
     cv2.setNumThreads(1)
-    _worker = (cfg, make_detector(cfg, models))
+    _worker = (cfg, make_detector(cfg, models), max_pixels)
 
 
 def _work(job: tuple[Photo, Path]) -> list[dict[str, Any]]:
     assert _worker is not None, "_init_worker not called"
-    cfg, detector = _worker
+    cfg, detector, max_pixels = _worker
     photo, out_dir = job
-    return photo_rows(photo, cfg, detector, out_dir)
+    return photo_rows(photo, cfg, detector, out_dir, max_pixels)
 
 
 def photo_rows(photo: Photo, cfg: ExtractParams, detector: Detector,
-               out_dir: Path) -> list[dict[str, Any]]:
+               out_dir: Path, max_pixels: int) -> list[dict[str, Any]]:
     """One row per kept face (PNG written), or one row saying why the photo gave none."""
     base = {"class": photo.cls, "source_path": photo.source_path, "detector": detector.name}
     try:
@@ -141,7 +168,7 @@ def photo_rows(photo: Photo, cfg: ExtractParams, detector: Detector,
         return [_failed(photo, base, "", "unreadable", f"cannot read file ({exc.strerror or exc})")]
     sha = hashlib.sha256(data).hexdigest()
     try:
-        rgb = decode_rgb(data)
+        rgb = decode_rgb(data, max_pixels)
     except UnreadableImage as exc:
         return [_failed(photo, base, sha, "unreadable", str(exc))]
     try:

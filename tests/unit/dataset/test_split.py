@@ -131,7 +131,9 @@ def test_same_seed_same_split_other_seed_differs(faces_dir: Path, tmp_path: Path
 def test_class_too_small_for_every_split_is_an_error(tmp_path: Path, shared_datasets: Path) -> None:
     faces = make_faces_dir(tmp_path / "faces", shared_datasets / "lfw-subset",
                            {"Ariel_Sharon": 10, "Hugo_Chavez": 2})
-    with pytest.raises(StageError, match=r"too few faces to appear in every split.*'Hugo_Chavez' \(2 faces\)"):
+    with pytest.raises(StageError, match=r"too few faces to appear in every split.*'Hugo_Chavez' "
+                       r"\(2 faces\); leave such classes out with download.classes or a higher "
+                       r"download.min_images_per_class$"):
         run_split(section("split"), faces / "manifest.csv", tmp_path / "splits")
     assert not (tmp_path / "splits").exists()
 

@@ -46,9 +46,14 @@ def test_lfw_subset_min_70_keeps_the_classic_seven(tmp_path: Path, shared_datase
     out = download(folder_params(tmp_path, shared_datasets / "lfw-subset", min_images_per_class=70),
                    tmp_path / "raw")
     manifest = read(out)
-    assert manifest["class"].value_counts().to_dict() == dict(
-        sorted(LFW_7.items(), key=lambda kv: -kv[1]))
+    ok = manifest[manifest["status"] == "ok"]
+    assert ok["class"].value_counts().to_dict() == dict(sorted(LFW_7.items(), key=lambda kv: -kv[1]))
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(LFW_7)
+    dropped = manifest[manifest["status"] != "ok"]  # one row per photo of the other classes
+    assert set(dropped["status"]) == {"class_dropped"} and not set(dropped["class"]) & set(LFW_7)
+    assert len(manifest) == sum(1 for _ in (shared_datasets / "lfw-subset").glob("*/*.jpg"))
+    assert dropped["reason"].str.fullmatch(
+        r"class has \d+ ok images < download.min_images_per_class 70").all()
 
 
 @pytest.fixture()
@@ -71,7 +76,8 @@ def messy(tmp_path: Path, shared_datasets: Path) -> Path:
 
 
 def test_bad_files_are_recorded_and_an_empty_class_is_an_error(tmp_path: Path, messy: Path) -> None:
-    with pytest.raises(StageError, match=r"class carol: zero ok images \(1 not_image\)"):
+    with pytest.raises(StageError, match=r"class carol: zero ok images \(1 not_image; first: "
+                       r".*carol/readme.md: not an image \(starts with"):
         download(folder_params(tmp_path, messy), tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
 
@@ -92,7 +98,9 @@ def test_bad_files_are_recorded_and_an_empty_class_is_an_error(tmp_path: Path, m
         download(folder_params(tmp_path, messy, classes=["alice", "erin"]), tmp_path / "raw")
     with pytest.raises(StageError, match="no class has at least min_images_per_class=50"):
         download(folder_params(tmp_path, messy, min_images_per_class=50), tmp_path / "raw")
-    assert len(read(out)) == 9  # the failed runs left the last good output alone
+    assert len(read(out)) == 10  # the failed runs left the last good output alone
+    assert read(out).query("`class` == 'carol'")[["status", "reason"]].values.tolist() == [
+        ["class_dropped", "class not in download.classes"]]
 
 
 def test_same_name_in_two_splits_is_kept_under_distinct_names(tmp_path: Path) -> None:

@@ -44,8 +44,9 @@ def test_lfw_archive_verified_cached_and_selected(server, tmp_path: Path, lfw_tg
                      min_images_per_class=3)
     out = download(cfg, tmp_path / "raw")
     manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
-    assert (manifest["status"] == "ok").all()
-    assert manifest["class"].value_counts().to_dict() == {"Colin_Powell": 6, "Tony_Blair": 4}
+    ok = manifest[manifest["status"] == "ok"]
+    assert ok["class"].value_counts().to_dict() == {"Colin_Powell": 6, "Tony_Blair": 4}
+    assert set(manifest.loc[manifest["status"] != "ok", "status"]) == {"class_dropped"}
     assert manifest["path"].iloc[0] == "Colin_Powell/Colin_Powell_0001.jpg"
     assert manifest["source"].iloc[0] == (
         f"{server.url('/files/lfw')}#lfw_funneled/Colin_Powell/Colin_Powell_0001.jpg")
@@ -55,7 +56,10 @@ def test_lfw_archive_verified_cached_and_selected(server, tmp_path: Path, lfw_tg
     again = download(cfg.model_copy(update={"classes": ["George_W_Bush"],
                                             "min_images_per_class": 0}), tmp_path / "raw")
     assert server.hits["/files/lfw"] == 1  # the verified cached archive was reused
-    assert list(pd.read_csv(again / "manifest.csv")["class"]) == ["George_W_Bush"] * 2
+    rows = pd.read_csv(again / "manifest.csv")
+    assert list(rows.loc[rows["status"] == "ok", "class"]) == ["George_W_Bush"] * 2
+    assert (rows.loc[rows["class"] != "George_W_Bush", "reason"]
+            == "class not in download.classes").all()
 
     with pytest.raises(StageError, match="no class folder for Nobody_Here"):
         download(cfg.model_copy(update={"classes": ["Nobody_Here"]}), tmp_path / "raw")

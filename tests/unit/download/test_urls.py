@@ -136,9 +136,12 @@ def test_star_with_no_ok_image_is_an_error_and_keeps_old_output(server, tmp_path
     write_urls(tmp_path, "angelina_jolie", [server.url("/nope.jpg")])
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "old.txt").write_text("previous output")
-    with pytest.raises(StageError, match="class angelina_jolie: zero ok images \\(1 http_error\\)"):
+    with pytest.raises(StageError, match=r"class angelina_jolie: zero ok images \(1 http_error; "
+                       r"first: http://127.0.0.1:\d+/nope.jpg: HTTP 404 Not Found\)") as err:
         download(params(tmp_path, ["brad_pitt", "angelina_jolie"]), tmp_path / "raw")
     assert [p.name for p in (tmp_path / "raw").iterdir()] == ["old.txt"]
+    failed = pd.read_csv(str(err.value).rsplit("every item's status: ", 1)[1].rstrip(")"))
+    assert list(failed["status"]) == ["ok", "http_error"]  # this run's rows, kept for a look
 
 
 def test_class_selection(server, tmp_path: Path) -> None:
@@ -146,10 +149,14 @@ def test_class_selection(server, tmp_path: Path) -> None:
     write_urls(tmp_path, "brad_pitt", [server.url(f"/{i}.jpg") for i in range(3)])
     write_urls(tmp_path, "angelina_jolie", [server.url("/3.jpg")])
     stars = ["brad_pitt", "angelina_jolie"]
-    only = download(params(tmp_path, stars, classes=["angelina_jolie"]), tmp_path / "one")
-    assert set(pd.read_csv(only / "manifest.csv")["class"]) == {"angelina_jolie"}
+    only = pd.read_csv(download(params(tmp_path, stars, classes=["angelina_jolie"]),
+                                tmp_path / "one") / "manifest.csv")
+    assert set(only.loc[only["status"] == "ok", "class"]) == {"angelina_jolie"}
+    assert set(only.loc[only["class"] == "brad_pitt", "status"]) == {"class_dropped"}
     many = download(params(tmp_path, stars, min_images_per_class=2), tmp_path / "many")
-    assert set(pd.read_csv(many / "manifest.csv")["class"]) == {"brad_pitt"}
+    rows = pd.read_csv(many / "manifest.csv")
+    assert set(rows.loc[rows["status"] == "ok", "class"]) == {"brad_pitt"}
+    assert rows.loc[rows["class"] == "angelina_jolie", "status"].tolist() == ["class_dropped"]
     assert not (many / "angelina_jolie").exists()
     with pytest.raises(StageError, match="class tom_hanks is not in download.urls.stars"):
         download(params(tmp_path, stars, classes=["tom_hanks"]), tmp_path / "x")
