@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from helpers.params import stage_config
@@ -70,6 +71,8 @@ def test_calibrate_stage(stage_tree) -> None:
     at = saved["test"]["at_threshold"]
     assert at["unknown_rejected"] > at["known_rejected"]
     assert (cfg.paths.reports / "open_set.png").read_bytes()[:4] == b"\x89PNG"
+    with np.load(cfg.paths.models / "impostors.npz") as bank:  # a CNN has no embeddings
+        assert bank["embeddings"].shape == (0, 0) and bank["names"].shape == (0,)
     reg = json.loads((cfg.paths.models / "pyfunc.json").read_text())
     assert reg["aliases"] == ["candidate", "champion"]
     served = mlflow.pyfunc.load_model("models:/cal-pyfunc@champion").unwrap_python_model()
