@@ -71,8 +71,6 @@ def test_calibrate_stage(stage_tree) -> None:
     at = saved["test"]["at_threshold"]
     assert at["unknown_rejected"] > at["known_rejected"]
     assert (cfg.paths.reports / "open_set.png").read_bytes()[:4] == b"\x89PNG"
-    with np.load(cfg.paths.models / "impostors.npz") as bank:  # a CNN has no embeddings
-        assert bank["embeddings"].shape == (0, 0) and bank["names"].shape == (0,)
     reg = json.loads((cfg.paths.models / "pyfunc.json").read_text())
     assert reg["aliases"] == ["candidate", "champion"]
     served = mlflow.pyfunc.load_model("models:/cal-pyfunc@champion").unwrap_python_model()
@@ -88,5 +86,7 @@ def test_pyfunc_not_promoted_when_the_champion_is_another_run(stage_tree) -> Non
         "registered_model": "cal-keras", "version": "7", "run_id": "someone-else", "metrics": {}})
     run_main("calibrate", cfg)
     assert json.loads((cfg.paths.models / "pyfunc.json").read_text())["aliases"] == ["candidate"]
+    with np.load(cfg.paths.models / "impostors.npz") as bank:  # a CNN has no embeddings
+        assert bank["embeddings"].shape == (0, 0) and bank["names"].shape == (0,)
     with pytest.raises(mlflow.exceptions.MlflowException):
         MlflowClient().get_model_version_by_alias("cal-pyfunc", "champion")
