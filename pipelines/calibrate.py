@@ -1,7 +1,9 @@
 """Stage `calibrate`: the open-set "unknown" threshold, calibrated on the star data set's val
 split plus some held-out people (`predict.unknown.path`) and judged on the test split plus
 the others → `paths.models/open_set.json` (with the id of the model it was calibrated for:
-prediction refuses it beside another model), `paths.reports/open_set.{json,png}`; the pyfunc
+prediction refuses it beside another model), `paths.reports/open_set.{json,png}`;
+`paths.models/impostors.npz`: the held-out people's embeddings by a head's embedder, the bank
+`starrec enroll` calibrates its unknown threshold with (empty for a CNN); the pyfunc
 serving model (detect + classify + threshold) logged to the training run and registered,
 with the promoted alias when models/champion.json names this run.
 """
@@ -17,6 +19,7 @@ from mlflow import MlflowClient
 from starrec.artifacts import (
     CANDIDATE,
     CHAMPION,
+    IMPOSTORS,
     MODEL,
     MODEL_META,
     OPEN_SET,
@@ -36,6 +39,7 @@ from starrec.calibrate.rule import model_id_of
 from starrec.calibrate.unknown import unknown_faces
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
+from starrec.enroll.gallery import write_impostors
 from starrec.evaluate.gate import read_champion
 from starrec.faces.artifacts import ModelFileError, model_file
 from starrec.io import write_json_atomic
@@ -64,8 +68,8 @@ def main(cfg: Config) -> None:
         raise StageError(str(exc)) from exc
     images, people = unknown_faces(p.unknown, classifier.classes, classifier.image_size,
                                    classifier.channels, classifier.extract, p.max_image_pixels)
-    unknown = (classifier.predict_proba(images) if len(images)
-               else np.empty((0, len(classifier.classes))))
+    unknown, impostors = unknown_scores(classifier, images)
+    write_impostors(models / IMPOSTORS, impostors, people[:len(impostors)])
     calib = calibration_people(people, p.unknown.calibration_share, p.unknown.seed)
     in_calib = np.array([person in calib for person in people], bool)
     if not in_calib.any():
@@ -89,6 +93,17 @@ def main(cfg: Config) -> None:
              report["test"]["closed_set_accuracy"], at["known_rejected"],
              at["unknown_rejected"], int((~in_calib).sum()), len(report_people))
     register(cfg, report, face_files)
+
+
+def unknown_scores(classifier: Classifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class scores of the held-out people's faces, and their embeddings: the impostor bank
+    `starrec enroll` calibrates its threshold with (empty for a CNN on crops)."""
+    if isinstance(classifier, EmbeddingClassifier):
+        x = classifier.embed(images)
+        return classifier.proba_of_embeddings(x), x
+    probs = (classifier.predict_proba(images) if len(images)
+             else np.empty((0, len(classifier.classes))))
+    return probs, np.zeros((0, 0), np.float32)
 
 
 def split_probs(cfg: Config, classifier: Classifier, split: str

@@ -44,9 +44,11 @@ CHAMPION = "champion.json"  # in `paths.models`: the promoted model the gate com
 OPEN_SET = "open_set.json"
 PYFUNC = "pyfunc.json"
 
-# `starrec enroll`, beside the backbone
+# `starrec enroll`, beside the model it enrols on (model.keras of a head on embeddings, or
+# backbone.keras); calibrate writes IMPOSTORS (held-out people's embeddings) for a head
 GALLERY_NPZ = "gallery.npz"
 GALLERY_JSON = "gallery.json"
+IMPOSTORS = "impostors.npz"
 
 # registry alias of every newly trained model (the promoted one's alias is `predict.alias`)
 CANDIDATE = "candidate"

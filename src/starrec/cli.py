@@ -33,8 +33,9 @@ def version() -> None:
 def predict(
     paths: list[str] = typer.Argument(None, help="Photos, folders (searched recursively) or videos."),
     model: str = typer.Option(None, "--model", "-m",
-                              help="models:/ or runs:/ URI of the pyfunc model, or a .keras file "
-                                   "(meta JSON beside it). Default: the registry's champion."),
+                              help="models:/ or runs:/ URI of the pyfunc model, a .keras file "
+                                   "(meta JSON beside it), or models/gallery.json (the stars "
+                                   "`starrec enroll` added). Default: the registry's champion."),
     out: str = typer.Option("predictions", "--out", "-o", help="Output folder."),
     camera: int = typer.Option(None, "--camera", help="Read this camera instead of files."),
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry, limits)."),
@@ -81,18 +82,22 @@ def inspect(
 def enroll(
     name: str = typer.Argument(..., help="The star's name (a new class, or more photos of one)."),
     photos: list[str] = typer.Argument(..., help="Photos or folders of photos of that star."),
-    model: str = typer.Option("models/backbone.keras", "--model", "-m",
-                              help="The pretrained backbone; the gallery is kept beside it."),
-    params: str = typer.Option("params.yaml", "--params", help="params.yaml (pretrain.gallery)."),
+    model: str = typer.Option("models/model.keras", "--model", "-m",
+                              help="The model whose faces and embedder enrolment uses: a head "
+                                   "on embeddings, or models/backbone.keras. The gallery "
+                                   "(gallery.json) is kept beside it."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (enroll)."),
 ) -> None:
-    """Add a star from a few photos (no retraining): face embeddings become its prototype."""
+    """Add a star from a few photos (no retraining): face embeddings become its prototype.
+    Predict with it: starrec predict --model models/gallery.json PHOTOS."""
     from starrec.config import ConfigError, load_config
+    from starrec.enroll import EnrollError
     from starrec.enroll.enroll import enroll as add
-    from starrec.enroll.gallery import EnrollError
 
     try:
         cfg = load_config(params)
-        out = add(name, photos, model, cfg.pretrain.gallery, cfg.predict.max_image_pixels)
+        out = add(name, photos, model, cfg.enroll.unknown_accept, cfg.predict.max_image_pixels,
+                  cfg.predict.batch_size)
     except (EnrollError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -103,17 +108,18 @@ def enroll(
 @app.command()
 def unenroll(
     name: str = typer.Argument(..., help="The enrolled star to remove."),
-    model: str = typer.Option("models/backbone.keras", "--model", "-m",
-                              help="The pretrained backbone the gallery is beside."),
-    params: str = typer.Option("params.yaml", "--params", help="params.yaml (pretrain.gallery)."),
+    model: str = typer.Option("models/model.keras", "--model", "-m",
+                              help="The model the gallery is beside."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (enroll)."),
 ) -> None:
     """Remove an enrolled star."""
     from starrec.config import ConfigError, load_config
+    from starrec.enroll import EnrollError
     from starrec.enroll.enroll import unenroll as remove
-    from starrec.enroll.gallery import EnrollError
 
     try:
-        out = remove(name, model, load_config(params).pretrain.gallery)
+        cfg = load_config(params)
+        out = remove(name, model, cfg.enroll.unknown_accept, cfg.predict.batch_size)
     except (EnrollError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

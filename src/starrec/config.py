@@ -384,7 +384,7 @@ class PredictParams(Section):
     max_image_pixels: PosInt  # any photo decoded for prediction, enrolment or serving
 
 
-# --- pretrain / enrol -----------------------------------------------------------------
+# --- enrol / pretrain -----------------------------------------------------------------
 
 
 class PretrainAugment(Section):
@@ -398,11 +398,16 @@ class PretrainAugment(Section):
     brightness: Share
 
 
-class GalleryParams(Section):
-    """Few-shot enrolment: class prototypes (mean embeddings) beside the backbone."""
+class EnrollParams(Section):
+    """`starrec enroll`: stars added as prototypes (mean embeddings) beside a model."""
 
     unknown_accept: OpenShare  # threshold: at most this share of unknown people's faces named
-    max_impostors: PosInt  # held-out public faces kept for calibrating that threshold
+
+
+class GalleryParams(Section):
+    """The backbone's impostor bank (enrolment on `--model models/backbone.keras`)."""
+
+    max_impostors: PosInt  # held-out public faces kept for calibrating the gallery threshold
 
 
 class PretrainParams(Section):
@@ -444,6 +449,7 @@ class Config(Section):
     mlflow: MlflowParams
     evaluate: EvaluateParams
     predict: PredictParams
+    enroll: EnrollParams
     pretrain: PretrainParams
     faces: FacesParams
     embed: EmbedParams

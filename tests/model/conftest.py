@@ -12,6 +12,7 @@ import pytest
 from helpers.face_models import cfg, lfw, lfw_sface, lfw_stars, sface, yunet  # noqa: F401
 from helpers.faces import copy_photos, make_raw, split_table
 from helpers.params import section, stage_config
+from helpers.head import sface_model_with_impostors
 from helpers.pretrain import NO_AUGMENT, PEOPLE, tiny_params
 from helpers.stages import extract_faces, run_main, tfrecords_of
 from helpers.tracking import store
@@ -46,3 +47,11 @@ def backbone_path(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Pat
         "pretrain": tiny_params(epochs=15, augment=NO_AUGMENT)}))
     shutil.rmtree(tmp / "raw")
     return cfg.paths.models / BACKBONE
+
+
+@pytest.fixture(scope="session")
+def sface_model(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """models/model.keras: a head on SFace embeddings of 3 LFW people, with the impostor bank
+    of 30 other LFW people (helpers.head); ENROLL_PEOPLE are in neither."""
+    return sface_model_with_impostors(tmp_path_factory.mktemp("sface_model"),
+                                      shared_datasets / "lfw-subset")

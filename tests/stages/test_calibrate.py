@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from helpers.params import stage_config
@@ -85,5 +86,7 @@ def test_pyfunc_not_promoted_when_the_champion_is_another_run(stage_tree) -> Non
         "registered_model": "cal-keras", "version": "7", "run_id": "someone-else", "metrics": {}})
     run_main("calibrate", cfg)
     assert json.loads((cfg.paths.models / "pyfunc.json").read_text())["aliases"] == ["candidate"]
+    with np.load(cfg.paths.models / "impostors.npz") as bank:  # a CNN has no embeddings
+        assert bank["embeddings"].shape == (0, 0) and bank["names"].shape == (0,)
     with pytest.raises(mlflow.exceptions.MlflowException):
         MlflowClient().get_model_version_by_alias("cal-pyfunc", "champion")

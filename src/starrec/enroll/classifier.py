@@ -1,36 +1,44 @@
-"""Nearest-prototype classifier over the enrolled gallery (the predict `Classifier` protocol)."""
+"""Nearest-prototype classifier over the enrolled gallery (the predict `Classifier` protocol):
+`starrec predict --model models/gallery.json`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from starrec.artifacts import GALLERY_JSON
 from starrec.calibrate.rule import OpenSetRule
 from starrec.config import ExtractParams
-from starrec.enroll.enroll import backbone_meta
-from starrec.enroll.gallery import EnrollError, load_gallery
+from starrec.enroll import EnrollError
+from starrec.enroll.gallery import load_gallery, read_record
+from starrec.enroll.source import EmbeddingSource, load_source
 from starrec.predict.recognize import Predictor
-from starrec.faces.embed import embed
 
 
 @dataclass
 class PrototypeClassifier:
     """Scores = cosine similarity of a face's embedding to each star's prototype."""
 
-    backbone: Any  # keras.Model
+    source: EmbeddingSource
     classes: list[str]
     prototypes: np.ndarray  # (K, D) unit-norm
-    image_size: int
-    channels: int
-    extract: ExtractParams
     threshold: float
 
+    @property
+    def extract(self) -> ExtractParams:
+        return self.source.extract
+
+    @property
+    def image_size(self) -> int:
+        return self.source.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.source.channels
+
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return (embed(self.backbone, images) @ self.prototypes.T).astype(np.float32)
+        return (self.source.embed(images) @ self.prototypes.T).astype(np.float32)
 
     @property
     def rule(self) -> OpenSetRule:
@@ -38,27 +46,21 @@ class PrototypeClassifier:
         return OpenSetRule(score="max_prob", threshold=self.threshold)
 
     @classmethod
-    def load(cls, backbone_path: str | Path) -> PrototypeClassifier:
-        """The backbone plus the gallery beside it (`starrec enroll` writes it)."""
-        import json
-
-        import keras
-
-        backbone_path = Path(backbone_path)
-        meta_path = backbone_path.with_name(GALLERY_JSON)
-        if not meta_path.is_file():
-            raise EnrollError(f"{meta_path}: no stars enrolled (use `starrec enroll NAME PHOTOS...`)")
-        meta = backbone_meta(backbone_path)
-        gallery_meta = json.loads(meta_path.read_text())
-        backbone = keras.saving.load_model(backbone_path, compile=False)
-        gallery = load_gallery(backbone_path.parent, int(backbone.output_shape[-1]))
-        if gallery.classes != gallery_meta["classes"]:
-            raise EnrollError(f"{meta_path}: classes differ from {backbone_path.parent}/gallery.npz")
-        return cls(backbone, gallery.classes, gallery.prototypes(), meta.image_size,
-                   meta.channels, meta.extract, float(gallery_meta["threshold"]))
+    def load(cls, gallery_json: str | Path, batch_size: int) -> PrototypeClassifier:
+        """The gallery `starrec enroll` wrote, on the model its gallery.json names."""
+        gallery_json = Path(gallery_json)
+        record = read_record(gallery_json.parent)
+        if record is None:
+            raise EnrollError(f"{gallery_json}: no stars enrolled "
+                              "(use `starrec enroll NAME PHOTOS...`)")
+        source = load_source(gallery_json.with_name(record["model"]), batch_size)
+        gallery = load_gallery(source)
+        if gallery.classes != record["classes"]:
+            raise EnrollError(f"{gallery_json}: classes differ from its gallery.npz")
+        return cls(source, gallery.classes, gallery.prototypes(), float(record["threshold"]))
 
 
-def load_prototype_predictor(backbone_path: str | Path, top_k: int) -> Predictor:
+def load_prototype_predictor(gallery_json: str | Path, top_k: int, batch_size: int) -> Predictor:
     """A predict `Predictor` over the enrolled stars, with the calibrated unknown rule."""
-    clf = PrototypeClassifier.load(backbone_path)
+    clf = PrototypeClassifier.load(gallery_json, batch_size)
     return Predictor(clf, clf.rule, top_k)

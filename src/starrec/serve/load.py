@@ -1,25 +1,26 @@
 """Any starrec model as a `Predictor`: a runs:/ or models:/ URI of the pyfunc model, a local
-.keras file with its meta JSON (and open_set.json) beside it, or the pretrain backbone with
-the stars `starrec enroll` added beside it."""
+.keras file with its meta JSON (and open_set.json) beside it, or the gallery.json of the
+stars `starrec enroll` added beside a model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from starrec.artifacts import BACKBONE
+from starrec.artifacts import GALLERY_JSON
+from starrec.enroll import EnrollError
 from starrec.enroll.classifier import load_prototype_predictor
-from starrec.enroll.gallery import EnrollError
 from starrec.predict.model_io import ModelLoadError, load_keras_predictor
 from starrec.predict.recognize import Predictor
 
 
 def load_predictor(uri: str, top_k: int, batch_size: int) -> Predictor:
-    """`uri`: a local .keras path, or a runs:/ / models:/ URI of a starrec pyfunc model."""
+    """`uri`: a local .keras path, a gallery.json, or a runs:/ / models:/ URI of a starrec
+    pyfunc model."""
     if uri.startswith(("runs:/", "models:/")) or "://" in uri:
         return _load_pyfunc(uri, top_k)
-    if Path(uri).name == BACKBONE:
+    if Path(uri).name == GALLERY_JSON:
         try:
-            return load_prototype_predictor(uri, top_k)
+            return load_prototype_predictor(uri, top_k, batch_size)
         except (EnrollError, OSError, ValueError) as exc:
             raise ModelLoadError(str(exc)) from exc
     return load_keras_predictor(uri, top_k, batch_size)
