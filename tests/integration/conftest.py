@@ -31,8 +31,8 @@ SERVER_START_TIMEOUT_S = 240
 EXPERIMENT = "starrec-it"
 
 # A tiny, real run of the whole pipeline (train → evaluate → calibrate): 3 stars of the LFW
-# subset (20 photos each), 5 other people of lfw-original-10x10 for pretraining and as unknown
-# people (2 photos each), 32 px faces, short training. Only params.yaml keys: no stage code
+# subset (20 photos each), 5 other people of lfw-original-10x10 as unknown
+# people (2 photos each), the default embedding head. Only params.yaml keys: no stage code
 # is imported.
 
 # aligned photos, so 10 epochs of a small model clearly beat the one-component eigenfaces
@@ -45,7 +45,7 @@ REGISTERED_MODEL = "starrec-it"
 def tiny_params(shared_datasets: Path, experiment: str) -> dict:
     folder = str(shared_datasets / "lfw-original-10x10")
     return {
-        "extract": {"n_jobs": 1, "image_size": 32, "preview_per_class": 2},
+        "extract": {"n_jobs": 1, "preview_per_class": 2},
         "validate": {"min_images_per_class": 5},
         "augment": {"copies": 1},
         "datasets": {
@@ -57,7 +57,7 @@ def tiny_params(shared_datasets: Path, experiment: str) -> dict:
         "pretrain": {"embedding_dim": 16, "widths": [8, 16], "epochs": 1, "batch_size": 16,
                      "pairs": 20, "gallery": {"max_impostors": 20},
                      "registered_model": f"{REGISTERED_MODEL}-backbone"},
-        "train": {"model": "fcn", "epochs": 10, "batch_size": 16, "early_stopping_patience": 1},
+        "train": {"embedding_head": {"epochs": 10}},
         "mlflow": {"experiment": experiment, "registered_model": REGISTERED_MODEL,
                    "connect_timeout_s": 10.0},
         # a weak baseline (one PCA component) that the small model beats, so the gate promotes
@@ -179,7 +179,7 @@ def pg_root() -> Iterator[Path]:
 
 
 # Stages that do not talk to MLflow: they run while the server starts.
-DATA_TARGETS = ["augment", "write_tfrecords@public"]
+DATA_TARGETS = ["augment"]
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def test_push_clone_pull_gives_identical_outputs(pipeline_run, tmp_path: Path) -
     run(["git", "commit", "-qm", "pipeline outputs + remote"], repo)
 
     outs = cached_outs(repo)
-    assert {"data/raw", "data/tfrecords", "models/model.keras", "models/backbone.keras"} <= set(outs)
+    assert {"data/raw", "data/embeddings", "data/tfrecords", "models/model.keras"} <= set(outs)
     before = {}
     for out in outs:
         before.update(tree_md5(repo / out))
