@@ -76,7 +76,7 @@ def main(cfg: Config) -> None:
         raise StageError(f"{p.unknown.path}: no faces of held-out people to calibrate the "
                          "unknown threshold with (predict.unknown)")
 
-    val, test = (split_probs(cfg, classifier, split) for split in ("val", "test"))
+    val, test = split_probs(cfg, classifier, ("val", "test"))
     record = calibrate_threshold(*val, unknown[in_calib], p.target_precision, p.unknown.prior,
                                  model_id_of(models / MODEL), p.score)
     write_json_atomic(models / OPEN_SET, record.to_json())
@@ -106,26 +106,31 @@ def unknown_scores(classifier: Classifier, images: np.ndarray) -> tuple[np.ndarr
     return probs, np.zeros((0, 0), np.float32)
 
 
-def split_probs(cfg: Config, classifier: Classifier, split: str
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Class scores and labels (in the classifier's class order) of one split: a head on
+def split_probs(cfg: Config, classifier: Classifier, splits: tuple[str, ...]
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Class scores and labels (in the classifier's class order) of each split: a head on
     embeddings scores the embed stage's vectors, a CNN the TFRecord images."""
     if isinstance(classifier, EmbeddingClassifier):
         npz = cfg.paths.embeddings / embeddings_file(classifier.embedder.name)
         try:
             data = load_embedding_data(cfg.paths.splits / SPLIT_CSV, npz)
-            labels = relabel(data.y[split], data.classes, classifier.classes, npz)
+            return [(classifier.proba_of_embeddings(data.x[split]),
+                     relabel(data.y[split], data.classes, classifier.classes, npz))
+                    for split in splits]
         except (OSError, EmbeddingDataError, ValueError) as exc:
-            raise StageError(f"{npz}: cannot read the {split} split ({exc})") from exc
-        return classifier.proba_of_embeddings(data.x[split]), labels
+            raise StageError(f"{npz}: cannot read the {'/'.join(splits)} splits ({exc})") from exc
     tfrecords = cfg.paths.tfrecords
     try:
         names = read_label_map(tfrecords)
-        images, labels = load_split(tfrecords, split)
-        return classifier.predict_proba(images), relabel(labels, names, classifier.classes,
-                                                          tfrecords)
+        out = []
+        for split in splits:
+            images, labels = load_split(tfrecords, split)
+            out.append((classifier.predict_proba(images),
+                        relabel(labels, names, classifier.classes, tfrecords)))
+        return out
     except (OSError, KeyError, ValueError) as exc:
-        raise StageError(f"{tfrecords}: cannot read the {split} split ({exc})") from exc
+        raise StageError(f"{tfrecords}: cannot read the {'/'.join(splits)} splits ({exc})"
+                         ) from exc
 
 
 def register(cfg: Config, report: dict, face_files: dict) -> None:

@@ -71,7 +71,7 @@ def embeddings(cfg: Config, name: str, train: tuple[np.ndarray, np.ndarray],
     """(train, test) embeddings of the split's faces (images, face ids) by embedder `name`."""
     if name == "sface":
         npz = cfg.paths.embeddings / embeddings_file(name)
-        return embeddings_of(npz, train[1]), embeddings_of(npz, test[1])
+        return tuple(embeddings_of(npz, train[1], test[1]))
     if name == "own":
         backbone = cfg.paths.models / BACKBONE
         if not backbone.is_file():

@@ -14,14 +14,11 @@ from starrec.config import Config
 from starrec.dataset.manifest import ok_faces, read_faces_manifest
 from starrec.faces.artifacts import ModelFileError, artifact
 from starrec.faces.clean import clean_faces, write_flagged_sheet
-from starrec.faces.embed import embed_manifest, make_embedder
+from starrec.faces.embed import EMBEDDER_FILES, embed_manifest, make_embedder
 from starrec.io import atomic_dir, write_json_atomic
 from starrec.stage import StageError, run_stage
 
 log = logging.getLogger(__name__)
-
-# the network file each embedder's vectors come from (dlib's landmark model only cuts chips)
-NETWORK = {"sface": "sface", "dlib": "dlib_resnet"}
 
 
 def main(cfg: Config) -> None:
@@ -42,7 +39,7 @@ def main(cfg: Config) -> None:
             np.savez(out / embeddings_file(name), face_id=ids, x=x)
             meta[name] = {"dim": embedder.dim, "licence": embedder.licence,
                           "input": embedder.input.to_dict(),
-                          "model_sha256": artifact(NETWORK[name]).sha256}
+                          "model_sha256": artifact(EMBEDDER_FILES[name][0]).sha256}
             log.info("embed %s: %d faces, dim %d", name, len(x), embedder.dim)
             first = x if first is None else first
         write_json_atomic(out / EMBEDDINGS_META, meta)

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -22,11 +19,7 @@ from starrec.artifacts import CHAMPION, HISTORY, METRICS, MODEL, MODEL_META, RUN
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.evaluate.baseline import class_scores, fit_eigenfaces
-from starrec.evaluate.compare_embedders import (
-    accuracy_and_f1,
-    plot_comparison,
-    prototype_guesses,
-)
+from starrec.evaluate.compare_embedders import plot_comparison, prototype_metrics
 from starrec.evaluate.gate import judge, read_champion, record, write_champion
 from starrec.evaluate.metrics import classification_metrics, metric_values
 from starrec.evaluate.reports import (
@@ -36,7 +29,7 @@ from starrec.evaluate.reports import (
     predict_probs,
     write_reports,
 )
-from starrec.io import write_json_atomic
+from starrec.io import scratch_dir, write_json_atomic
 from starrec.model_meta import MetaError, read_meta
 from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, read_run_json
@@ -72,15 +65,12 @@ def main(cfg: Config) -> None:
     else:
         npz = cfg.paths.embeddings / embeddings_file(meta.embedder)
         try:
-            e_train, e_test = embeddings_of(npz, train_ids), embeddings_of(npz, test_ids)
+            e_train, e_test = embeddings_of(npz, train_ids, test_ids)
         except EmbeddingDataError as exc:
             raise StageError(str(exc)) from exc
         probs = predict_probs(model, e_test, len(classes), e.batch_size, models / MODEL)
-        for method, guesses in prototype_guesses(e_train, y_train, e_test, e.few_shot,
-                                                 e.few_shot_draws, e.seed).items():
-            draws = [accuracy_and_f1(y_test, g, len(classes)) for g in guesses]
-            methods[f"{meta.embedder}_{method}"] = {
-                k: float(np.mean([d[k] for d in draws])) for k in draws[0]}
+        methods = {f"{meta.embedder}_{method}": m for method, m in prototype_metrics(
+            e_train, y_train, e_test, y_test, e.few_shot, e.few_shot_draws, e.seed).items()}
     model_metrics = classification_metrics(y_test, probs.argmax(axis=1), probs, classes, e.top_k)
     log.info("%s on %d test faces: accuracy %.4f, macro F1 %.4f", meta.model, len(y_test),
              model_metrics["accuracy"], model_metrics["macro"]["f1"])
@@ -102,9 +92,8 @@ def main(cfg: Config) -> None:
     gate, champion = judge(e.gate, read_champion(models / CHAMPION), run,
                            metric_values(model_metrics), metric_values(baseline_metrics))
     report = {"model": model_metrics, "baseline": baseline_metrics, **extra, "gate": gate}
-    reports.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".evaluate.", dir=reports) as tmp:
-        staged = Path(tmp)  # all reports appear together, only once the run has them
+    # all reports appear together, only once the run has them
+    with scratch_dir(reports / "evaluate") as staged:
         write_reports(staged, models / HISTORY, x_test, y_test, probs, classes,
                       e.misclassified_max)
         write_json_atomic(staged / METRICS, report)

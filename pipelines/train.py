@@ -42,7 +42,7 @@ from starrec.dataset.tfrecords import read_schema
 from starrec.io import save_keras
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.faces.artifacts import licences
-from starrec.faces.embed import EMBEDDER_FILES
+from starrec.faces.embed import face_model_files
 from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, dataset_name, flatten_params, run_tags, write_run_json
 from starrec.train.data import load_data
@@ -112,8 +112,7 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
         embedder = json.loads((cfg.paths.embeddings / EMBEDDINGS_META).read_text())[name]
     except (OSError, KeyError, ValueError) as exc:  # ValueError: EmbeddingDataError, bad JSON
         raise StageError(f"{npz}: cannot train on {name} embeddings ({exc})") from exc
-    files = EMBEDDER_FILES[name] + (["yunet"] if cfg.extract.detector == "yunet" else [])
-    licence = licences(files) if files else {}
+    licence = licences(face_model_files(cfg.extract.detector, name))
     with mlflow.start_run() as run:
         mlflow.log_params(flatten_params(logged_params(cfg)))
         mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), data.sizes),

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,10 +86,9 @@ def save_keras(model: Any, target: str | Path) -> None:
     """Save a Keras model atomically; Keras insists on a `.keras` name, so it is saved under
     `target`'s own name in a temp dir beside it, then renamed over it."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as tmp:
-        model.save(Path(tmp) / target.name)
-        os.replace(Path(tmp) / target.name, target)
+    with scratch_dir(target) as tmp:
+        model.save(tmp / target.name)
+        os.replace(tmp / target.name, target)
 
 
 @contextlib.contextmanager

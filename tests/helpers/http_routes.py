@@ -8,7 +8,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
@@ -119,3 +119,13 @@ class Server:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+
+def serve() -> Iterator[Server]:
+    """A running Server for the length of a fixture (yield from it), shut down after."""
+    srv = Server()
+    thread = threading.Thread(target=srv.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()

@@ -32,21 +32,24 @@ def prototype_scores(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray) ->
                                                   np.asarray(y_train))[1].T
 
 
-def prototype_guesses(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                      shots: int, draws: int, seed: int) -> dict[str, list[np.ndarray]]:
-    """Predicted labels of the test faces by nearest prototype: `prototype` (one guess, all
-    train faces) and `prototype_{shots}shot` (one guess per seeded draw of `shots` train
-    faces per class; a class with fewer uses all)."""
+def prototype_metrics(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                      y_test: np.ndarray, shots: int, draws: int, seed: int
+                      ) -> dict[str, dict[str, float]]:
+    """Accuracy and macro-F1 of nearest prototype on the test faces (labels 0..K-1, each in
+    train): `prototype` (all train faces) and `prototype_{shots}shot` (mean over `draws`
+    seeded draws of `shots` train faces per class; a class with fewer uses all)."""
     y_train = np.asarray(y_train)
-    out = {"prototype": [prototype_scores(x_train, y_train, x_test).argmax(1)]}
+    n_classes = int(y_train.max()) + 1
     rng = np.random.default_rng(seed)
     few = []
     for _ in range(draws):
         pick = np.concatenate([rng.permutation(np.flatnonzero(y_train == k))[:shots]
                                for k in np.unique(y_train)])
-        few.append(prototype_scores(x_train[pick], y_train[pick], x_test).argmax(1))
-    out[f"prototype_{shots}shot"] = few
-    return out
+        guess = prototype_scores(x_train[pick], y_train[pick], x_test).argmax(1)
+        few.append(accuracy_and_f1(y_test, guess, n_classes))
+    guess = prototype_scores(x_train, y_train, x_test).argmax(1)
+    return {"prototype": accuracy_and_f1(y_test, guess, n_classes),
+            f"prototype_{shots}shot": {m: float(np.mean([f[m] for f in few])) for m in few[0]}}
 
 
 def compare_embedders(data: Mapping[str, tuple[Split, Split]], shots: int, draws: int,
@@ -61,10 +64,7 @@ def compare_embedders(data: Mapping[str, tuple[Split, Split]], shots: int, draws
             raise ValueError(f"embedder {name}: test classes {unseen} have no train face")
         y_train = np.searchsorted(classes, names_train)
         y_test = np.searchsorted(classes, names_test)
-        scores = {method: {m: float(np.mean([accuracy_and_f1(y_test, g, len(classes))[m]
-                                             for g in guesses])) for m in ("accuracy", "macro_f1")}
-                  for method, guesses in prototype_guesses(x_train, y_train, x_test, shots,
-                                                           draws, seed).items()}
+        scores = prototype_metrics(x_train, y_train, x_test, y_test, shots, draws, seed)
         model, _ = fit_embedding_head(x_train, y_train, None, None, head, seed)
         scores["head"] = accuracy_and_f1(y_test, model.predict(x_test, verbose=0).argmax(1),
                                          len(classes))

@@ -79,7 +79,8 @@ def artifact(name: str) -> Artifact:
 
 def licences(names: list[str] | None = None) -> dict[str, str]:
     """{filename: licence} of the named model files (all when None), to log with a run."""
-    return {artifact(n).filename: artifact(n).licence for n in (names or list(ARTIFACTS))}
+    return {artifact(n).filename: artifact(n).licence
+            for n in (list(ARTIFACTS) if names is None else names)}
 
 
 def sha256_of(path: Path) -> str:

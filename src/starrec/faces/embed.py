@@ -198,9 +198,16 @@ def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
     return classes, (protos / np.linalg.norm(protos, axis=1, keepdims=True)).astype(np.float32)
 
 
-# the pretrained files (faces/artifacts names) each embedder runs: what it loads and what a
-# model trained on its embeddings records the licences of
+# the pretrained files (faces/artifacts names) each embedder runs, its network first: what it
+# loads, whose sha256 its vectors are recorded against, and whose licences a model records
 EMBEDDER_FILES = {"sface": ["sface"], "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
+
+
+def face_model_files(detector: str, embedder: str | None) -> list[str]:
+    """The pretrained files a model cut by `detector` and fed by `embedder` (None: a CNN on
+    the crops) runs on: what prediction loads and whose licences the model records."""
+    return (["yunet"] if detector == "yunet" else []) + (
+        EMBEDDER_FILES[embedder] if embedder else [])
 
 
 def make_embedder(cfg: FacesParams, http: HttpParams | None = None,

@@ -27,7 +27,7 @@ from starrec.calibrate.rule import load_rule
 from starrec.config import PredictParams
 from starrec.faces.artifacts import resolve_model_file
 from starrec.faces.detectors import YunetDetector
-from starrec.faces.embed import EMBEDDER_FILES
+from starrec.faces.embed import face_model_files
 from starrec.faces.image import UnreadableImage, decode_rgb
 from starrec.model_meta import read_meta
 from starrec.predict.model_io import load_classifier
@@ -99,8 +99,7 @@ def face_model_names(model_dir: Path) -> list[str]:
     """The pretrained face-model files (faces/artifacts names) the model in `model_dir` runs
     on at prediction: its detector's and its embedder's."""
     meta = read_meta(model_dir / MODEL_META)
-    return (["yunet"] if meta.extract.detector == "yunet" else []) + (
-        EMBEDDER_FILES[meta.embedder] if meta.embedder else [])
+    return face_model_files(meta.extract.detector, meta.embedder)
 
 
 def log_pyfunc(model_dir: Path, params: PredictParams, face_files: dict[str, Path]):

@@ -31,30 +31,26 @@ class EmbeddingData:
 def load_embedding_data(split_csv: Path, npz: Path) -> EmbeddingData:
     """Every face of split.csv with its embedding; a face missing from `npz` is an error."""
     table = pd.read_csv(split_csv, dtype={"face_id": str})
-    ids, x = read_embeddings(npz)
-    row = pd.Series(np.arange(len(ids)), index=ids)
-    missing = table.loc[~table["face_id"].isin(row.index), "face_id"]
-    if len(missing):
-        raise EmbeddingDataError(f"{npz}: no embedding for face {missing.iloc[0]!r} of "
-                                 f"{split_csv} ({len(missing)} missing); re-run the embed stage")
     classes = table.drop_duplicates("label").sort_values("label")["class"].tolist()
-    xs, ys = {}, {}
-    for split in SPLITS:
-        part = table[table["split"] == split]
-        xs[split] = x[row[part["face_id"]].to_numpy()]
-        ys[split] = part["label"].to_numpy(np.int64)
-    return EmbeddingData(classes, xs, ys)
+    parts = [table[table["split"] == split] for split in SPLITS]
+    xs = embeddings_of(npz, *(part["face_id"].to_numpy(str) for part in parts), of=split_csv)
+    return EmbeddingData(classes, dict(zip(SPLITS, xs, strict=True)),
+                         {split: part["label"].to_numpy(np.int64)
+                          for split, part in zip(SPLITS, parts, strict=True)})
 
 
-def embeddings_of(npz: Path, face_ids: np.ndarray) -> np.ndarray:
-    """(N, dim) embeddings of `face_ids`, in their order; a face missing is an error."""
+def embeddings_of(npz: Path, *id_sets: np.ndarray, of: Path | None = None
+                  ) -> list[np.ndarray]:
+    """(N, dim) embeddings of each set of face ids, in their order, from one read of `npz`;
+    a face missing is an error (`of`: the file the ids came from, named in it)."""
     ids, x = read_embeddings(npz)
     row = pd.Series(np.arange(len(ids)), index=ids)
-    missing = [str(f) for f in face_ids if f not in row.index]
+    missing = [str(f) for f in np.concatenate(id_sets) if f not in row.index]
     if missing:
-        raise EmbeddingDataError(f"{npz}: no embedding for face {missing[0]!r} "
-                                 f"({len(missing)} missing); re-run the embed stage")
-    return x[row[list(face_ids)].to_numpy()]
+        raise EmbeddingDataError(f"{npz}: no embedding for face {missing[0]!r}"
+                                 f"{f' of {of}' if of else ''} ({len(missing)} missing); "
+                                 "re-run the embed stage")
+    return [x[row[list(wanted)].to_numpy()] for wanted in id_sets]
 
 
 def read_embeddings(npz: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from helpers.http_routes import Server
-
-
-def _serve() -> Iterator[Server]:
-    srv = Server()
-    thread = threading.Thread(target=srv.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+from helpers.http_routes import Server, serve
 
 
 @pytest.fixture()
 def server() -> Iterator[Server]:
-    yield from _serve()
+    yield from serve()
 
 
 @pytest.fixture(scope="module")
 def module_server() -> Iterator[Server]:
-    yield from _serve()
+    yield from serve()
