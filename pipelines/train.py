@@ -57,9 +57,9 @@ from starrec.train.report import plot_learning_curves, write_history
 log = logging.getLogger("starrec.train")
 def main(cfg: Config) -> None:
     t, models = cfg.train, cfg.paths.models
+    uri = connect(cfg.mlflow)  # fail fast, before any training time is spent
     models.mkdir(parents=True, exist_ok=True)
     checkpoints = models / CHECKPOINTS
-    uri = connect(cfg.mlflow)  # fail fast, before any training time is spent
     if t.model == "embedding_head":
         train_embedding_head(cfg, uri)
         return

@@ -43,14 +43,20 @@ def predict(
     """Name the stars in photos, folders, videos or a camera; faces of others are `unknown`."""
     from starrec.config import ConfigError, load_config
     from starrec.predict.model_io import ModelLoadError
-    from starrec.predict.predict import PredictError, predict_camera, predict_paths
+    from starrec.predict.predict import (
+        PredictError,
+        collect_inputs,
+        predict_camera,
+        predict_paths,
+    )
     from starrec.serve.load import default_model_uri, load_predictor
     from starrec.tracking import tracking_uri, use_tracking_uri
 
     try:
-        cfg = load_config(params)
         if camera is None and not paths:
             raise PredictError("give photos, folders or videos to predict, or --camera N")
+        inputs = collect_inputs(paths) if camera is None else []  # before the model's seconds
+        cfg = load_config(params)
         use_tracking_uri(tracking_uri(cfg.mlflow))
         p = cfg.predict
         uri = model or default_model_uri(p.registered_model, p.alias)
@@ -59,7 +65,7 @@ def predict(
         if camera is not None:
             predict_camera(predictor, camera, Path(out), p)
         else:
-            predict_paths(predictor, paths, Path(out), p)
+            predict_paths(predictor, inputs, Path(out), p)
     except (PredictError, ModelLoadError, ConfigError) as exc:
         log.error("%s", exc)
         raise typer.Exit(1) from exc

@@ -468,6 +468,9 @@ _DATASETS = TypeAdapter(dict[str, DatasetParams])
 def load_config(path: str | Path, dataset: str = STARS) -> Config:
     """Read and validate params.yaml; errors name the file and the offending key."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no params file in {path.resolve().parent} (run in the "
+                          f"project folder, where params.yaml is, or pass --params PATH)")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -2,6 +2,8 @@
 
 Temp siblings are named `.<name>.tmp-<pid>-<n>`, so one left by a killed process (kill -9,
 out of memory) is recognised by its dead pid and swept by the next write of that output.
+A new output directory is built inside its own placeholder instead (`atomic_dir`), so what a
+killed build leaves is the output's, and `dvc repro` clears it.
 """
 
 from __future__ import annotations
@@ -105,19 +107,43 @@ def scratch_dir(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+INCOMPLETE = ".incomplete"  # in the placeholder of an output being built
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Build a directory in a temp sibling, then swap it in for `target` in one rename.
+    """Build a directory apart, then swap it in for `target`: never a mix of old and new.
 
-    A crash leaves the previous `target` (or none) untouched, never a mix of old and new.
+    With a previous `target`, the build is a temp sibling and the previous output stays
+    untouched until the swap. Without one (the first run, or `dvc repro`, which deletes a
+    stage's outputs before running it), `target` is a placeholder holding an INCOMPLETE
+    marker and the build: a kill -9 leaves an output DVC sees as modified, and DVC's restore
+    or re-run of it removes the killed build with it; nothing is left beside the output.
     """
     target = Path(target)
-    with scratch_dir(target) as tmp:
-        yield tmp
-        if target.exists():
+    if target.exists():
+        with scratch_dir(target) as tmp:
+            yield tmp
             old = temp_sibling(target)  # swept by the next run if killed between the renames
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target)
+    target.mkdir()
+    build = target / temp_sibling(target).name
+    (target / INCOMPLETE).write_text(f"being written in {build.name}; run the stage again if "
+                                     f"that process is gone\n")
+    done = temp_sibling(target)
+    try:
+        build.mkdir()
+        yield build
+        os.replace(build, done)  # out of the placeholder, then in its place
+        shutil.rmtree(target)
+        os.replace(done, target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(done, ignore_errors=True)

@@ -36,6 +36,11 @@ def tracking_uri(cfg: MlflowParams) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a sqlite:/// tracking URI (None for any other store)."""
+    return Path(uri.removeprefix("sqlite:///")).resolve() if uri.startswith("sqlite:///") else None
+
+
 def use_tracking_uri(uri: str) -> None:
     """Point mlflow at `uri` in this process. mlflow.set_tracking_uri also exports it as
     MLFLOW_TRACKING_URI, which `tracking_uri` reads as the caller's override; put that back,

@@ -16,7 +16,7 @@ from helpers.paths import REPO_ROOT
 BIN = Path(sys.executable).parent
 
 
-def _env(repo: Path) -> dict[str, str]:
+def repo_env(repo: Path) -> dict[str, str]:
     """The stages import the repo copy's own src/ (what DVC hashed), not this checkout's."""
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -32,7 +32,7 @@ def _env(repo: Path) -> dict[str, str]:
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **env: str
         ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, env={**_env(cwd), **env}, text=True, capture_output=True)
+    proc = subprocess.run(cmd, cwd=cwd, env={**repo_env(cwd), **env}, text=True, capture_output=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

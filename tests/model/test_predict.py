@@ -19,7 +19,7 @@ from starrec.calibrate.openset import tradeoff
 from starrec.calibrate.rule import OpenSetRule
 from starrec.predict.classifier import UNKNOWN
 from starrec.predict.model_io import load_keras_predictor
-from starrec.predict.predict import predict_paths
+from starrec.predict.predict import collect_inputs, predict_paths
 from starrec.predict.recognize import Predictor
 
 
@@ -61,7 +61,8 @@ def photos(tmp_path_factory, shared_datasets) -> Path:
 def test_predict_folder_and_video(calibrated, photos, people, tmp_path) -> None:
     predictor = load_local(calibrated / "model.keras")
     params = section("predict", video_every=4)
-    results = predict_paths(predictor, [photos / "in", photos / "clip.mp4"], tmp_path, params)
+    results = predict_paths(predictor, collect_inputs([photos / "in", photos / "clip.mp4"]),
+                            tmp_path, params)
     df = pd.read_csv(tmp_path / "predictions.csv")
     df["reason"] = df["reason"].fillna("")
     assert {"file", "frame", "box_x", "box_y", "box_w", "box_h", "label", "confidence",

@@ -1,11 +1,12 @@
 """Atomic writes: all or nothing, and outputs readable like any other file."""
 
 import os
+import shutil
 import stat
 
 import pytest
 
-from starrec.io import atomic_dir, atomic_path, write_json_atomic
+from starrec.io import INCOMPLETE, atomic_dir, atomic_path, write_json_atomic
 
 
 def _umask() -> int:
@@ -66,3 +67,20 @@ def test_temps_of_dead_processes_are_swept_live_ones_kept(tmp_path):
     with atomic_dir(tmp_path / "faces") as tmp:
         (tmp / "b").write_text("1")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["faces", live.name, other.name])
+
+
+def test_atomic_dir_marks_a_new_output_incomplete_while_it_is_written(tmp_path):
+    """Where there is no previous output (first run; `dvc repro` deleted it), the build is
+    inside a placeholder target with the INCOMPLETE marker, so a kill -9 leaves nothing but
+    an output DVC sees as modified (and clears); an error removes the placeholder again."""
+    target = tmp_path / "splits"
+    with atomic_dir(target) as tmp:
+        assert tmp.parent == target
+        assert sorted(p.name for p in target.iterdir()) == sorted([tmp.name, INCOMPLETE])
+        (tmp / "split.csv").write_text("x")
+    assert [p.name for p in target.iterdir()] == ["split.csv"]
+    assert [p.name for p in tmp_path.iterdir()] == ["splits"]
+    shutil.rmtree(target)
+    with pytest.raises(RuntimeError), atomic_dir(target):
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []

@@ -91,12 +91,13 @@ def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path, max_p
     a photo of more than `max_pixels` pixels is refused before it is decoded. `models`
     (`faces.models`; `http` to download a missing file) locate YuNet's file."""
     models = resolve_detector_file(cfg, models, http)
+    detector = checked_detector(cfg, models)
     for cls in {p.cls for p in photos}:
         (out_dir / cls).mkdir(parents=True, exist_ok=True)
     jobs = [(p, out_dir) for p in photos]
     bar = dict(total=len(photos), desc="extract_faces", unit="photo")
     if cfg.n_jobs <= 1:
-        _init_worker(cfg, models, max_pixels)
+        _init_worker(cfg, models, max_pixels, detector)
         results: Iterator[list[dict[str, Any]]] = map(_work, jobs)
         return [r for rs in tqdm(results, **bar) for r in rs]
     # TensorFlow (MTCNN) is not fork-safe; the Haar and YuNet workers fork cheaply
@@ -145,10 +146,20 @@ def resolve_detector_file(cfg: ExtractParams, models: FaceModelsParams | None,
                             paths={**(models.paths if models else {}), "yunet": path})
 
 
-def _init_worker(cfg: ExtractParams, models: FaceModelsParams | None, max_pixels: int) -> None:
+def checked_detector(cfg: ExtractParams, models: FaceModelsParams | None) -> Detector:
+    """The detector built once in this process: a bad cascade name or model file is one
+    error naming the knob here, not a traceback lost inside every worker."""
+    try:
+        return make_detector(cfg, models)
+    except (ValueError, OSError, cv2.error) as exc:
+        raise StageError(f"extract.detector {cfg.detector}: cannot be built ({exc})") from None
+
+
+def _init_worker(cfg: ExtractParams, models: FaceModelsParams | None, max_pixels: int,
+                 detector: Detector | None = None) -> None:
     global _worker
     cv2.setNumThreads(1)
-    _worker = (cfg, make_detector(cfg, models), max_pixels)
+    _worker = (cfg, detector or make_detector(cfg, models), max_pixels)
 
 
 def _work(job: tuple[Photo, Path]) -> list[dict[str, Any]]:

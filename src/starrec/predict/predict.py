@@ -68,11 +68,12 @@ def collect_inputs(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return out
 
 
-def predict_paths(predictor: Predictor, paths: Iterable[str | Path], out_dir: Path,
+def predict_paths(predictor: Predictor, inputs: list[tuple[Path, str]], out_dir: Path,
                   params: PredictParams) -> list[FileResult]:
-    """Predict every photo and video under `paths` and write the outputs to `out_dir`."""
+    """Predict every photo and video of `inputs` (from `collect_inputs`, checked before the
+    model is loaded) and write the outputs to `out_dir`."""
     results = []
-    for path, name in tqdm(collect_inputs(paths), desc="predict", unit="file"):
+    for path, name in tqdm(inputs, desc="predict", unit="file"):
         if path.suffix.lower() in VIDEO_EXT:
             res = _video(predictor, cv2.VideoCapture(str(path)), str(path), "video",
                          out_dir / "annotated" / Path(name).with_suffix(".mp4"), params)
