@@ -91,11 +91,14 @@ def predict(
 @app.command()
 def inspect(
     path: str = typer.Argument(..., help="A .tfrecord shard or a folder of them."),
-    out: str = typer.Option("inspect_preview.png", "--out", "-o", help="Contact-sheet PNG."),
+    out: str = typer.Option("reports/inspect_preview.png", "--out", "-o",
+                            help="Contact-sheet PNG (first faces of each label)."),
     schema: str = typer.Option(None, "--schema",
                                help="schema.json to check against (default: the folder's)."),
 ) -> None:
-    """Count TFRecords per label, check every record against the schema, draw a contact sheet."""
+    """Count TFRecords per label and split, check every record against the schema, draw a
+    contact sheet."""
+    quiet_tensorflow()
     from starrec.dataset.inspect import run_inspect
 
     raise typer.Exit(run_inspect(path, out, schema))
