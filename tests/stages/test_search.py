@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 import yaml
 from helpers.dvc_repo import make_repo, run
 from helpers.embeddings import make_embeddings
@@ -65,7 +66,8 @@ def test_search_queues_trials_as_child_runs_and_ranks_them(tmp_path, shared_data
     assert {c.data.tags["dvc.exp_name"] for c in children} == set(table["experiment"])
     assert set(table["run_id"]) == {c.info.run_id for c in children}
     assert parent.data.tags["best_experiment"] == table["experiment"][0]
-    assert parent.data.metrics["best_best_val_loss"] == table["best_val_loss"][0]
+    assert parent.data.metrics["best_trial/best_val_loss"] == pytest.approx(
+        table["best_val_loss"][0])
 
     # the best trial into the workspace: its params and its trained model
     best = table.iloc[0]

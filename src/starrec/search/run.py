@@ -62,7 +62,7 @@ def run_search(cfg: Config, repo: Path) -> pd.DataFrame:
         write_reports(table, cfg, out)
         mlflow.log_artifacts(str(out), "search")
         best = table.iloc[0]
-        mlflow.log_metric(f"best_{s.score}", float(best[s.score]))
+        mlflow.log_metric(f"best_trial/{s.score}", float(best[s.score]))
         mlflow.set_tag("best_experiment", str(best["experiment"]))
     log.info("best: %s (%s %.4g); apply it with: dvc exp apply %s && dvc repro",
              best["experiment"], s.score, best[s.score], best["experiment"])
