@@ -1,11 +1,14 @@
 """`starrec` command line: thin typer commands over the same functions the stages call.
 
-Heavy imports (TensorFlow, OpenCV) happen inside each command so `starrec --help` is instant.
+Heavy imports (TensorFlow, OpenCV) happen inside each command so `starrec --help` is instant;
+a command that needs TensorFlow imports it first through `quiet_tensorflow`, which keeps its
+start-up messages off the terminal.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import typer
@@ -13,7 +16,26 @@ import typer
 from starrec.log import setup_logging
 
 log = logging.getLogger("starrec")
-app = typer.Typer(help="Star face recognition: pipeline helpers and prediction.", no_args_is_help=True)
+# plain help: typer's rich help labels every flag `<bool>`; click's shows --flag/--no-flag
+app = typer.Typer(help="Star face recognition: pipeline helpers and prediction.",
+                  no_args_is_help=True, rich_markup_mode=None)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow without its start-up noise: C++ logs below errors off
+    (TF_CPP_MIN_LOG_LEVEL, read at import), and the absl lines it writes to the stderr file
+    descriptor before its logging is set up (oneDNN, "All log messages before
+    absl::InitializeLog()") discarded; Python errors of the import still show."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    tf.get_logger().setLevel(logging.ERROR)
 
 
 @app.callback()
@@ -41,6 +63,7 @@ def predict(
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry, limits)."),
 ) -> None:
     """Name the stars in photos, folders, videos or a camera; faces of others are `unknown`."""
+    quiet_tensorflow()
     from starrec.config import ConfigError, load_config
     from starrec.predict.model_io import ModelLoadError
     from starrec.predict.predict import (
@@ -74,11 +97,14 @@ def predict(
 @app.command()
 def inspect(
     path: str = typer.Argument(..., help="A .tfrecord shard or a folder of them."),
-    out: str = typer.Option("inspect_preview.png", "--out", "-o", help="Contact-sheet PNG."),
+    out: str = typer.Option("reports/inspect_preview.png", "--out", "-o",
+                            help="Contact-sheet PNG (first faces of each label)."),
     schema: str = typer.Option(None, "--schema",
                                help="schema.json to check against (default: the folder's)."),
 ) -> None:
-    """Count TFRecords per label, check every record against the schema, draw a contact sheet."""
+    """Count TFRecords per label and split, check every record against the schema, draw a
+    contact sheet."""
+    quiet_tensorflow()
     from starrec.dataset.inspect import run_inspect
 
     raise typer.Exit(run_inspect(path, out, schema))
@@ -96,6 +122,7 @@ def enroll(
 ) -> None:
     """Add a star from a few photos (no retraining): face embeddings become its prototype.
     Predict with it: starrec predict --model models/gallery.json PHOTOS."""
+    quiet_tensorflow()
     from starrec.config import ConfigError, load_config
     from starrec.enroll import EnrollError
     from starrec.enroll.enroll import enroll as add
@@ -119,6 +146,7 @@ def unenroll(
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (enroll)."),
 ) -> None:
     """Remove an enrolled star."""
+    quiet_tensorflow()
     from starrec.config import ConfigError, load_config
     from starrec.enroll import EnrollError
     from starrec.enroll.enroll import unenroll as remove
@@ -131,6 +159,58 @@ def unenroll(
         raise typer.Exit(1) from exc
     typer.echo(f"{name}: {out['removed']} faces removed; stars left: "
                f"{', '.join(out['classes']) or 'none'}")
+
+
+@app.command()
+def search(params: str = typer.Option("params.yaml", "--params",
+                                      help="params.yaml (search, mlflow, paths); the DVC repo "
+                                           "is its folder.")) -> None:
+    """Random hyper-parameter search: `search.trials` queued DVC experiments of
+    `search.target`, each an MLflow child run of one parent; the ranked table and the score
+    chart go to reports/search/. Apply the best: dvc exp apply NAME && dvc repro."""
+    from starrec.config import ConfigError, load_config
+    from starrec.search.dvc_queue import QueueError
+    from starrec.search.run import run_search
+    from starrec.stage import StageError
+
+    try:
+        cfg = load_config(params)
+        table = run_search(cfg, Path(params).resolve().parent)
+    except (ConfigError, QueueError, StageError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    if table.empty:
+        raise typer.Exit(1)
+    typer.echo(table.drop(columns="run_id").to_markdown(index=False, floatfmt=".4g"))
+
+
+@app.command()
+def optimizers(params: str = typer.Option("params.yaml", "--params",
+                                          help="params.yaml (train.embedding_head, paths).")
+               ) -> None:
+    """The optimizer comparison: the embedding head trained with sgd, momentum, adam and
+    rmsprop (same seed, data and learning rate); validation loss per epoch, one curve each,
+    in reports/search/optimizers.png."""
+    quiet_tensorflow()
+    from starrec.artifacts import SPLIT_CSV, embeddings_file
+    from starrec.config import ConfigError, load_config
+    from starrec.search.optimizers import optimizer_curves, plot_optimizer_curves
+    from starrec.train.embedding_data import load_embedding_data
+
+    try:
+        cfg = load_config(params)
+        data = load_embedding_data(cfg.paths.splits / SPLIT_CSV,
+                                   cfg.paths.embeddings / embeddings_file(cfg.faces.embedder))
+    except (ConfigError, OSError, ValueError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    head = cfg.train.embedding_head
+    curves = optimizer_curves(data, head, cfg.train.seed)
+    out = cfg.paths.reports / "search" / "optimizers.png"
+    plot_optimizer_curves(curves, head, out)
+    last = curves.groupby("optimizer", sort=False)["val_loss"].last()
+    typer.echo("\n".join(f"{name:>9}: final val_loss {v:.4f}" for name, v in last.items()))
+    typer.echo(f"chart: {out}")
 
 
 if __name__ == "__main__":

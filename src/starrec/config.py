@@ -298,7 +298,9 @@ class EmbeddingHeadParams(Section):
     dropout: float = Field(ge=0, lt=1)  # on the layer before the softmax
     l2: float = Field(ge=0)  # kernel regulariser of every Dense layer
     epochs: int = Field(gt=0)
-    learning_rate: float = Field(gt=0)  # Adam
+    learning_rate: float = Field(gt=0)
+    optimizer: Literal["sgd", "momentum", "adam", "rmsprop"]
+    momentum: float = Field(ge=0, lt=1)  # optimizer momentum only
     batch_size: int = Field(gt=0)
 
 
@@ -437,6 +439,40 @@ class CompareParams(Section):
     embedders: Annotated[list[Literal["sface", "dlib", "own"]], Field(min_length=1)]
 
 
+class SearchRange(Section):
+    """A number drawn uniformly between low and high, or log-uniformly (scale: log)."""
+
+    low: NonNegFloat
+    high: PosFloat
+    scale: Literal["log", "linear"]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SearchRange":
+        if self.low >= self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.scale == "log" and self.low <= 0:
+            raise ValueError(f"a log scale needs low > 0 (got {self.low})")
+        return self
+
+
+class SearchChoices(Section):
+    """One of these values, each equally likely."""
+
+    choices: Annotated[list[str | int | float], Field(min_length=1)]
+
+
+class SearchParams(Section):
+    """`starrec search`: random search, each trial a queued DVC experiment (search/)."""
+
+    trials: int = Field(gt=0)
+    jobs: int = Field(gt=0)  # dvc queue start -j
+    seed: int
+    target: str  # the stage each trial reproduces (dvc exp run --queue TARGET)
+    score: str  # the target's MLflow metric the trials are ranked by
+    maximize: bool
+    space: Annotated[dict[str, SearchRange | SearchChoices], Field(min_length=1)]
+
+
 class Config(Section):
     paths: Paths
     download: DownloadParams
@@ -455,6 +491,7 @@ class Config(Section):
     embed: EmbedParams
     clean: CleanParams
     compare: CompareParams
+    search: SearchParams
     datasets: dict[str, DatasetParams]
 
 

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 LOCAL_FALLBACK_URI = "sqlite:///mlflow.db"
 RUN_KEYS = ("run_id", "experiment_id", "tracking_uri", "registered_model", "model_version")
 DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecords", "augment")
+PARENT_ENV = "STARREC_SEARCH_PARENT"  # `starrec search`: its MLflow run, each trial's parent
 # what a logged model needs to run as it runs here (the installed TF dist is whichever exists)
 REQUIREMENTS = ("mlflow", "keras", "tensorflow", "tensorflow-cpu", "opencv-python-headless",
                 "mtcnn", "numpy", "pandas", "pillow", "pydantic", "pyyaml")
@@ -170,9 +171,21 @@ def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES) -> d
     return hashes
 
 
+def experiment_tags(env: Mapping[str, str]) -> dict[str, str]:
+    """Under `dvc exp run` the experiment's name (DVC_EXP_NAME); under `starrec search` the
+    search's run as the parent (PARENT_ENV), so each trial is a child run."""
+    tags = {}
+    if env.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = env["DVC_EXP_NAME"]
+    if env.get(PARENT_ENV):
+        tags["mlflow.parentRunId"] = env[PARENT_ENV]
+    return tags
+
+
 def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, str]:
     """Tags tying a run to code and data: git commit + dirty flag, dvc.lock hashes of the
-    data stages, dataset name and record counts per split."""
+    data stages, dataset name and record counts per split, the DVC experiment and parent
+    run it belongs to."""
     repo = Path(repo)
     tags = {"dataset.name": dataset,
             **{f"dataset.size.{split}": str(n) for split, n in sizes.items()},
@@ -183,4 +196,5 @@ def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, st
         status = _git(repo, "status", "--porcelain", "--untracked-files=no")
         tags["git.dirty"] = str(bool(status))
     tags.update(dvc_lock_hashes(repo / "dvc.lock"))
+    tags.update(experiment_tags(os.environ))
     return tags

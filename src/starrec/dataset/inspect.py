@@ -37,6 +37,7 @@ class Inspection:
     files: list[Path]
     records: int = 0
     per_label: Counter[tuple[int, str]] = field(default_factory=Counter)
+    per_split: Counter[str] = field(default_factory=Counter)  # records per shard-name prefix
     errors: list[str] = field(default_factory=list)
     samples: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
@@ -110,7 +111,7 @@ def inspect_tfrecords(path: Path, schema_path: Path | None = None) -> Inspection
     if missing_core:
         result.errors.append(f"{schema_path}: schema lacks the features {missing_core}")
         return result
-    per_split: Counter[str] = Counter()
+    per_split = result.per_split
     for file in files:
         n = 0  # records read from this file
         try:
@@ -166,7 +167,7 @@ def save_contact_sheet(result: Inspection, out: Path) -> None:
     plt.close(fig)
 
 
-def run_inspect(path: str, out: str | None, schema: str | None, max_errors: int = 20) -> int:
+def run_inspect(path: str, out: str, schema: str | None, max_errors: int = 20) -> int:
     """CLI body: print the label table and the errors; 1 if any record or shard is bad."""
     console = Console()
     try:
@@ -181,9 +182,14 @@ def run_inspect(path: str, out: str | None, schema: str | None, max_errors: int 
         table.add_row(str(label), name, str(count))
     console.print(Text(str(path), style="bold"), soft_wrap=True)
     console.print(table)
-    if out:
+    console.print("records per split: " + ", ".join(
+        f"{split} {n}" for split, n in sorted(result.per_split.items())), soft_wrap=True)
+    if not result.errors:
+        console.print(Text.assemble(("schema OK", "green"), f": {result.records} records "
+                                    "parse, decode and match the schema and label map"))
+    if result.samples:
         save_contact_sheet(result, Path(out))
-        console.print(f"contact sheet: {out}")
+        console.print(f"contact sheet: {out}", soft_wrap=True)
     for line in result.errors[:max_errors]:
         console.print(Text.assemble(("error ", "red"), line), soft_wrap=True)
     if len(result.errors) > max_errors:

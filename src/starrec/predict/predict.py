@@ -167,14 +167,14 @@ def _frames(cap: cv2.VideoCapture, limit: int | None) -> Iterator[tuple[int, np.
 
 
 def draw(rgb: np.ndarray, faces: list[FacePrediction]) -> np.ndarray:
-    """A copy of the photo with a box and "name confidence" per face (unknown in red)."""
+    """A copy of the photo with a box and its caption per face (unknown in red)."""
     img = np.ascontiguousarray(rgb).copy()
     thick = max(1, round(max(img.shape[:2]) / 300))
     for f in faces:
         x, y, w, h = f.box
         color = (220, 40, 40) if f.label == UNKNOWN else (40, 200, 60)
         cv2.rectangle(img, (x, y), (x + w, y + h), color, thick)
-        text = f"{f.label} {f.confidence:.2f}"
+        text = f.caption
         scale = 0.4 * thick
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
         ty = y - 4 if y - th - base - 4 >= 0 else y + h + th + 4
@@ -195,13 +195,14 @@ def rows(results: list[FileResult], top_k: int) -> pd.DataFrame:
         for fr, i, f in faces:
             row = {**base, "frame": fr, "face": i, "status": "ok", "reason": "",
                    "box_x": f.box[0], "box_y": f.box[1], "box_w": f.box[2], "box_h": f.box[3],
-                   "label": f.label, "confidence": round(f.confidence, 4),
-                   "score": round(f.score, 4)}
+                   "label": f.label, "caption": f.caption,
+                   "confidence": round(f.confidence, 4), "score": round(f.score, 4),
+                   "threshold": round(f.threshold, 4)}
             for k, (name, p) in enumerate(f.top, start=1):
                 row[f"top{k}"], row[f"top{k}_confidence"] = name, round(p, 4)
             out.append(row)
     cols = ["file", "kind", "frame", "face", "status", "reason", "box_x", "box_y", "box_w",
-            "box_h", "label", "confidence", "score"]
+            "box_h", "label", "caption", "confidence", "score", "threshold"]
     cols += [c for k in range(1, top_k + 1) for c in (f"top{k}", f"top{k}_confidence")]
     return pd.DataFrame(out, columns=cols + ["annotated"])
 

@@ -24,10 +24,21 @@ class FacePrediction:
     confidence: float  # the top class score
     score: float  # the open-set score compared with the threshold
     top: list[tuple[str, float]] = field(default_factory=list)
+    threshold: float = 0.0  # the open-set rule's: a score below it is `unknown`
+
+    @property
+    def caption(self) -> str:
+        """What the face is labelled with: `name 0.97`, or for an unknown face the rejected
+        best guess, its score and the threshold it missed: `unknown (best: name 0.86 < 0.94)`."""
+        if self.label != UNKNOWN:
+            return f"{self.label} {self.confidence:.2f}"
+        best = self.top[0][0] if self.top else "?"
+        return f"{UNKNOWN} (best: {best} {self.score:.2f} < {self.threshold:.2f})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"box": list(self.box), "label": self.label, "confidence": self.confidence,
-                "score": self.score, "top": [{"label": n, "confidence": p} for n, p in self.top]}
+        return {"box": list(self.box), "label": self.label, "caption": self.caption,
+                "confidence": self.confidence, "score": self.score, "threshold": self.threshold,
+                "top": [{"label": n, "confidence": p} for n, p in self.top]}
 
 
 class Predictor:
@@ -62,5 +73,5 @@ class Predictor:
             out.append(FacePrediction(
                 box=(0, 0, 0, 0), label=names[order[0]] if ok else UNKNOWN,
                 confidence=float(p[order[0]]), score=float(s),
-                top=[(names[i], float(p[i])) for i in order]))
+                top=[(names[i], float(p[i])) for i in order], threshold=self.rule.threshold))
         return out

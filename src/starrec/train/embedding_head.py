@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from starrec.config import EmbeddingHeadParams
+from starrec.train.optimizers import make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def fit_embedding_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarr
                          f"be 0..{n_classes - 1}, each in train)")
     keras.utils.set_random_seed(seed)
     model = build_embedding_head(x_train.shape[1], n_classes, params)
-    model.compile(optimizer=keras.optimizers.Adam(params.learning_rate),
+    model.compile(optimizer=make_optimizer(params.optimizer, params.learning_rate,
+                                           params.momentum),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     weights = compute_class_weight("balanced", classes=classes, y=y_train)
     val = None if x_val is None else (np.asarray(x_val, np.float32), y_val)

@@ -17,8 +17,9 @@ import keras
 import mlflow
 import pandas as pd
 
-from starrec.config import OptimizerParams, TrainParams
+from starrec.config import TrainParams
 from starrec.train.data import TrainData
+from starrec.train.optimizers import make_optimizer
 from starrec.train.report import read_epoch_log
 from starrec.train.schedules import lr_at
 
@@ -27,18 +28,9 @@ EPOCH_LOG = "epochs.csv"
 FINGERPRINT = "fingerprint"  # in the checkpoint dir: what the checkpoints were made for
 
 
-def make_optimizer(cfg: OptimizerParams) -> keras.optimizers.Optimizer:
-    if cfg.name == "sgd":
-        return keras.optimizers.SGD(cfg.learning_rate)
-    if cfg.name == "momentum":
-        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
-    if cfg.name == "rmsprop":
-        return keras.optimizers.RMSprop(cfg.learning_rate)
-    return keras.optimizers.Adam(cfg.learning_rate)
-
-
 def compile_model(model: keras.Model, cfg: TrainParams) -> None:
-    model.compile(optimizer=make_optimizer(cfg.optimizer),
+    opt = cfg.optimizer
+    model.compile(optimizer=make_optimizer(opt.name, opt.learning_rate, opt.momentum),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 

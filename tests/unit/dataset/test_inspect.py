@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +38,21 @@ def test_good_dir_counts_labels_and_draws_sheet(dataset_tfrecords, faces_dir, tm
     assert dict(inspect_tfrecords(dataset_tfrecords).per_label) == expected
     assert all(name in res.output for name in counts.index)
     assert sheet.stat().st_size > 1000
+    assert "records per split: test 15, train 45, val 15" in res.output
+    assert "schema OK: 75 records" in res.output
+
+
+def test_default_sheet_goes_to_reports_and_tensorflow_is_quiet(dataset_tfrecords, tmp_path):
+    """A real process, TF's log level not set by the caller: no start-up noise on stderr,
+    the sheet under reports/ (not the current folder)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-m", "starrec.cli", "inspect", str(dataset_tfrecords)],
+                          cwd=tmp_path, env=env, text=True, capture_output=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "schema OK" in proc.stdout
+    assert proc.stderr == ""  # no absl/oneDNN lines
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*.png")] == [
+        Path("reports/inspect_preview.png")]
 
 
 def test_truncated_shard_is_reported(copy, tmp_path):
@@ -42,7 +60,7 @@ def test_truncated_shard_is_reported(copy, tmp_path):
     shard.write_bytes(shard.read_bytes()[:-50])
     res = cli(copy, "--out", tmp_path / "s.png")
     assert res.exit_code == 1
-    assert f"{shard}: corrupt after 8 records" in res.output
+    assert f"{shard}: corrupt after 8 records" in res.output and "schema OK" not in res.output
 
 
 def test_flipped_bytes_are_reported(copy):

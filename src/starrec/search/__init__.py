@@ -1,0 +1,1 @@
+"""Hyper-parameter search: random trials as queued DVC experiments, ranked from MLflow."""
