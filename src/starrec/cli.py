@@ -63,7 +63,6 @@ def predict(
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (registry, limits)."),
 ) -> None:
     """Name the stars in photos, folders, videos or a camera; faces of others are `unknown`."""
-    quiet_tensorflow()
     from starrec.config import ConfigError, load_config
     from starrec.predict.model_io import ModelLoadError
     from starrec.predict.predict import (
@@ -80,6 +79,7 @@ def predict(
             raise PredictError("give photos, folders or videos to predict, or --camera N")
         inputs = collect_inputs(paths) if camera is None else []  # before the model's seconds
         cfg = load_config(params)
+        quiet_tensorflow()  # seconds: after the checks that need none
         use_tracking_uri(tracking_uri(cfg.mlflow))
         p = cfg.predict
         uri = model or default_model_uri(p.registered_model, p.alias)
