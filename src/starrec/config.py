@@ -437,6 +437,20 @@ class CompareParams(Section):
     embedders: Annotated[list[Literal["sface", "dlib", "own"]], Field(min_length=1)]
 
 
+class BeamParams(Section):
+    """An Apache Beam runner and its pipeline options (`--name value` flags as a mapping)."""
+
+    runner: Name  # DirectRunner | FlinkRunner | SparkRunner | DataflowRunner | ...
+    options: dict[str, str | int | float | bool]
+
+
+class EngineParams(Section):
+    """Where extract_faces, embed and write_tfrecords run their per-element work."""
+
+    name: Literal["local", "beam"]
+    beam: BeamParams
+
+
 class Config(Section):
     paths: Paths
     download: DownloadParams
@@ -455,6 +469,7 @@ class Config(Section):
     embed: EmbedParams
     clean: CleanParams
     compare: CompareParams
+    engine: EngineParams
     datasets: dict[str, DatasetParams]
 
 
