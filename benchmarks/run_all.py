@@ -37,7 +37,7 @@ def command(name: str, beam_python: str | None) -> list[str]:
     backbone = HERE.parent / "models" / "backbone.keras"
     if name == "few_shot" and backbone.is_file():
         cmd += ["--backbone", str(backbone)]
-    if name in ("input_pipeline", "stages"):
+    if name in ("input_pipeline", "stages"):  # the others write their JSON themselves
         cmd += ["--out", str(JSON[name])]
     if name == "stages" and beam_python:
         cmd += ["--beam-python", beam_python]
@@ -64,7 +64,7 @@ def main() -> int:
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
     results["runs"].update(runs)
     for name, path in JSON.items():
-        if name in runs and path.is_file():
+        if path.is_file():  # this run's, else the last one's
             results[name] = json.loads(path.read_text())
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     DOC.write_text(render(results))
@@ -98,9 +98,13 @@ def render(r: dict) -> str:
                 "| stage | wall s | CPU s | cores busy | peak RSS MiB |", "|---|---|---|---|---|"]
         out += [f"| {n} | {v['wall_s']} | {v['cpu_s']} | {v['cores_busy']} | {v['peak_rss_mib']} |"
                 for n, v in st["stages"].items()]
-        full, noop = st["full_repro"], st["noop_repro"]
-        out += [f"| **full repro** | {full['wall_s']} | {full['cpu_s']} | {full['cores_busy']} | |",
-                "", f"No-op `dvc repro`: {noop['wall_s']} s, {noop['stages_run']} stages run."]
+        if st.get("partial"):
+            out += ["", "*Partial: the run was cut off after the stages above.*"]
+        else:
+            full, noop = st["full_repro"], st["noop_repro"]
+            out += [f"| **full repro** | {full['wall_s']} | {full['cpu_s']} | "
+                    f"{full['cores_busy']} | |", "",
+                    f"No-op `dvc repro`: {noop['wall_s']} s, {noop['stages_run']} stages run."]
         if "beam" in st:
             b = st["beam"]
             out += ["", f"## Beam DirectRunner (multi_processing), extract_faces on "

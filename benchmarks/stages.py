@@ -53,7 +53,9 @@ def clone(work: Path) -> Path:
     return work / "repo"
 
 
-def run_stages(repo: Path, env: dict[str, str]) -> dict:
+def run_stages(repo: Path, env: dict[str, str], results: dict, out: Path) -> dict:
+    """Each stage in turn; `out` rewritten after each (marked partial), so a cut-off run
+    still leaves the stages it measured."""
     stages = {}
     for stage in STAGES:
         log.info("dvc repro -s %s", stage)
@@ -61,6 +63,7 @@ def run_stages(repo: Path, env: dict[str, str]) -> dict:
         m.pop("output")
         stages[stage] = m
         log.info("  %s", m)
+        out.write_text(json.dumps({**results, "stages": stages, "partial": True}, indent=2))
     total = {k: round(sum(s[k] for s in stages.values()), 2) for k in ("wall_s", "cpu_s")}
     total["cores_busy"] = round(total["cpu_s"] / total["wall_s"], 2)
     noop = measured(["dvc", "repro"], repo, env)
@@ -110,7 +113,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="starrec-bench-") as tmp:
         repo = clone(Path(tmp))
         env["PYTHONPATH"] = str(repo / "src")
-        results.update(run_stages(repo, env))
+        results.update(run_stages(repo, env, results, args.out))
         if args.beam_python:
             results["beam"] = beam_workers(repo, env, args.beam_python, args.beam_photos)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
