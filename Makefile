@@ -35,8 +35,9 @@ test: setup
 test-fast: setup
 	python -m pytest tests/unit tests/data $(PYTEST_ARGS)
 
+# BENCH_ARGS="--only stages input_pipeline --beam-python PY": a part, Beam figures (docs/benchmarks.md)
 bench: setup
-	python benchmarks/run_all.py
+	python benchmarks/run_all.py $(BENCH_ARGS)
 
 # Shared MLflow tracking server on PostgreSQL (README: "Sharing runs and data").
 # Foreground; Ctrl-C stops it. Data in $(TRACKING_DIR); clients: MLFLOW_TRACKING_URI=http://HOST:PORT

@@ -6,6 +6,7 @@ step of the default model (train.model=star_cnn) consumes, then prints their rat
 Target: input >= 5x consumption, so the input never starves the accelerator.
 
     python benchmarks/input_pipeline.py [--faces-dir DIR --split-csv CSV] [--batches N]
+                                        [--out JSON]
 
 Without --faces-dir, LFW-7 (the people with >= 70 photos in ../shared/datasets/lfw-subset)
 is centre-cropped to 64x64 gray faces in a temp dir, like extract_faces would write them.
@@ -14,6 +15,7 @@ is centre-cropped to 64x64 gray faces in a temp dir, like extract_faces would wr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -114,6 +116,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=64, help="when building LFW-7")
     parser.add_argument("--batches", type=int, default=300, help="timed input batches")
     parser.add_argument("--steps", type=int, default=60, help="timed training steps")
+    parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args()
     cfg = load_config(Path(__file__).resolve().parents[1] / "params.yaml")
     train_cfg, aug_cfg = cfg.train, cfg.augment
@@ -125,8 +128,10 @@ def main() -> None:
         table, classes = read_split_table(split_csv)
         loaded, shape, rejected = load_faces(table, faces, split_csv)
         (Path(tmp) / "tfr").mkdir()
+        start = time.perf_counter()
         schema = write_tfrecords(loaded, classes, shape, rejected, cfg.tfrecords.shard_size,
                                  Path(tmp) / "tfr")
+        write_rate = len(loaded) / (time.perf_counter() - start)
         files = list_shards(Path(tmp) / "tfr", "train")
         img = schema["image"]
         shape = (img["height"], img["width"], img["channels"])
@@ -151,6 +156,13 @@ def main() -> None:
     for name, rate in rates.items():
         verdict = "ok" if rate >= 5 * consume else "below 5x target"
         print(f"{name:38s} {rate:10.0f} {rate / consume:12.1f}x  {verdict}")
+    print(f"{'TFRecord write (PNG bytes as they are)':38s} {write_rate:10.0f}")
+    if args.out:
+        args.out.write_text(json.dumps({
+            "images": n_train, "shape": list(shape), "batch_size": train_cfg.batch_size,
+            "tfrecord_write_images_per_s": round(write_rate, 1),
+            "train_step_images_per_s": {"star_cnn": round(consume, 1)},
+            "input_images_per_s": {k: round(v, 1) for k, v in rates.items()}}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

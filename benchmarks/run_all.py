@@ -1,10 +1,12 @@
 """Run every benchmark in turn (`make bench`): extraction speed, input pipeline vs training
-step, few-shot recognition, pretrained face models, the class cleaner on label noise. Each
-prints its own table; this only sequences them, so one slow or failing benchmark does not
-hide the others' figures.
+step, few-shot recognition, pretrained face models, the class cleaner on label noise, and the
+default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers). Each prints
+its own table; this sequences them, so one slow or failing benchmark does not hide the
+others' figures, then gathers the JSON they write into benchmarks/results.json and renders
+docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise]
+                                  clean_noise stages] [--beam-python PY]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -12,6 +14,7 @@ few_shot uses models/backbone.keras when the pretrain stage has made it (else it
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
@@ -19,34 +22,113 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise")
+BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
+              "stages")
+# the benchmarks that write JSON (face_models and clean_noise write theirs themselves)
+JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
+        "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json"}
+RESULTS = HERE / "results.json"
+DOC = HERE.parent / "docs" / "benchmarks.md"
 log = logging.getLogger("benchmarks")
 
 
-def command(name: str) -> list[str]:
+def command(name: str, beam_python: str | None) -> list[str]:
     cmd = [sys.executable, str(HERE / f"{name}.py")]
     backbone = HERE.parent / "models" / "backbone.keras"
     if name == "few_shot" and backbone.is_file():
         cmd += ["--backbone", str(backbone)]
+    if name in ("input_pipeline", "stages"):  # the others write their JSON themselves
+        cmd += ["--out", str(JSON[name])]
+    if name == "stages" and beam_python:
+        cmd += ["--beam-python", beam_python]
     return cmd
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--beam-python", help="stages: an interpreter with apache-beam, for "
+                        "the Beam 1 vs 2 workers figures")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    failed = []
+    failed, runs = [], {}
     for name in args.only:
         log.info("== %s ==", name)
         start = time.perf_counter()
-        code = subprocess.call(command(name), cwd=HERE.parent)
+        code = subprocess.call(command(name, args.beam_python), cwd=HERE.parent)
+        runs[name] = {"exit": code, "seconds": round(time.perf_counter() - start, 1),
+                      "finished": time.strftime("%Y-%m-%d %H:%M")}
         log.info("== %s: exit %d after %.0f s ==", name, code, time.perf_counter() - start)
         if code:
             failed.append(name)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
+    results["runs"].update(runs)
+    for name, path in JSON.items():
+        if path.is_file():  # this run's, else the last one's
+            results[name] = json.loads(path.read_text())
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    DOC.write_text(render(results))
+    log.info("%s and %s written", RESULTS, DOC)
     if failed:
         log.error("failed: %s", ", ".join(failed))
     return 1 if failed else 0
+
+
+HEADER = """# Benchmarks
+
+`make bench` (= `python benchmarks/run_all.py`) runs every benchmark, writes
+`benchmarks/results.json` and regenerates this page from it; `--only NAME ...` reruns some
+and keeps the others' last figures (the table says when each ran). `--beam-python PY` adds
+the Beam figures (an interpreter with `starrec[beam]`). Figures are from a 2-core machine
+shared with other jobs (the load average at the start is recorded): ratios are measured side
+by side in one run, absolute rates are noisy. Peak RSS is the largest single process of a
+stage's tree (wait4's ru_maxrss), not the sum. Cores busy = CPU (user + sys) / wall.
+"""
+
+
+def render(r: dict) -> str:
+    """docs/benchmarks.md from results.json: one table per benchmark that wrote figures."""
+    out = [HEADER, "## Runs\n", "| benchmark | exit | s | finished |", "|---|---|---|---|"]
+    out += [f"| {n} | {v['exit']} | {v['seconds']} | {v['finished']} |"
+            for n, v in r["runs"].items()]
+    if "stages" in r:
+        st = r["stages"]
+        out += ["", f"## Default pipeline, stage by stage ({st['cpus']} CPUs, load "
+                f"{st['load_avg_1m_at_start']} at start)\n",
+                "| stage | wall s | CPU s | cores busy | peak RSS MiB |", "|---|---|---|---|---|"]
+        out += [f"| {n} | {v['wall_s']} | {v['cpu_s']} | {v['cores_busy']} | {v['peak_rss_mib']} |"
+                for n, v in st["stages"].items()]
+        if st.get("partial"):
+            out += ["", "*Partial: the run was cut off after the stages above.*"]
+        else:
+            full, noop = st["full_repro"], st["noop_repro"]
+            out += [f"| **full repro** | {full['wall_s']} | {full['cpu_s']} | "
+                    f"{full['cores_busy']} | |", "",
+                    f"No-op `dvc repro`: {noop['wall_s']} s, {noop['stages_run']} stages run."]
+        if "beam" in st:
+            b = st["beam"]
+            out += ["", f"## Beam DirectRunner (multi_processing), extract_faces on "
+                    f"{b['photos']} photos\n", "| workers | wall s | CPU s | cores busy |",
+                    "|---|---|---|---|"]
+            out += [f"| {w} | {b[f'workers_{w}']['wall_s']} | {b[f'workers_{w}']['cpu_s']} | "
+                    f"{b[f'workers_{w}']['cores_busy']} |" for w in (1, 2)]
+            out += ["", f"Speed-up 1 → 2 workers: **{b['speedup']}×**; identical outputs: "
+                    f"{b['identical_outputs']}."]
+    if "input_pipeline" in r:
+        ip = r["input_pipeline"]
+        out += ["", f"## Input pipeline vs training step ({ip['images']} images "
+                f"{ip['shape']}, batch {ip['batch_size']})\n", "| | images/s |", "|---|---|"]
+        out += [f"| train step {m} | {v} |" for m, v in ip["train_step_images_per_s"].items()]
+        out += [f"| {k} | {v} |" for k, v in ip["input_images_per_s"].items()]
+        out += [f"| TFRecord write | {ip['tfrecord_write_images_per_s']} |"]
+    if "face_models" in r:
+        fm = r["face_models"]
+        out += ["", "## Face models (faces/s)\n", "| model | faces/s |", "|---|---|"]
+        out += [f"| detector {n} | {1000 / v['ms_per_photo']:.1f} |"
+                for n, v in fm["detection"].items()]
+        out += [f"| embedder {n} (detect + embed) | {v['faces_per_s']:.1f} |"
+                for n, v in fm["embedders"].items()]
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

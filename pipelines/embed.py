@@ -6,6 +6,7 @@ network again (`--dataset NAME` picks the data set)."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import numpy as np
 
@@ -33,7 +34,8 @@ def main(cfg: Config) -> None:
             try:
                 embedder = make_embedder(cfg.faces, cfg.download.http, name)
                 x = embed_manifest(embedder, faces, cfg.paths.faces, cfg.paths.raw,
-                                   cfg.download.max_image_pixels)
+                                   cfg.download.max_image_pixels, cfg.engine,
+                                   partial(make_embedder, cfg.faces, cfg.download.http, name))
             except (ModelFileError, ValueError) as exc:
                 raise StageError(f"embed {name}: {exc}") from None
             np.savez(out / embeddings_file(name), face_id=ids, x=x)

@@ -17,7 +17,7 @@ def main(cfg: Config) -> None:
     photos = list_photos(cfg.paths.raw)
     with atomic_dir(cfg.paths.faces) as out:
         rows = process_photos(photos, cfg.extract, out, cfg.download.max_image_pixels,
-                              cfg.faces.models, cfg.download.http)
+                              cfg.faces.models, cfg.download.http, cfg.engine)
         faces = pd.DataFrame(rows, columns=COLUMNS)
         ok = faces[faces["status"] == "ok"]
         if ok.empty:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from functools import partial
 from pathlib import Path
 
 import keras
 import mlflow
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from starrec.artifacts import (
     BACKBONE,
@@ -36,20 +39,21 @@ from starrec.artifacts import (
     STARS,
     embeddings_file,
 )
-from starrec.config import Config
+from starrec.config import Config, TrainParams
 from starrec.dataset.augment import online_augmentation_layers
 from starrec.dataset.tfrecords import read_schema
-from starrec.io import save_keras
+from starrec.io import save_keras, scratch_dir
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.faces.artifacts import licences
 from starrec.faces.embed import face_model_files
 from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, dataset_name, flatten_params, run_tags, write_run_json
 from starrec.train.data import load_data
-from starrec.train.devices import setup_devices
-from starrec.train.embedding_data import load_embedding_data
+from starrec.train.devices import is_chief, setup_devices
+from starrec.train.embedding_data import EmbeddingData, load_embedding_data
 from starrec.train.embedding_head import fit_embedding_head
 from starrec.train.fit import compile_model, discard_stale_checkpoints, fit_model, run_fingerprint
+from starrec.train.multi_worker import fit_distributed_head
 from starrec.train.models import build_model, load_backbone, uses_backbone
 from starrec.train.registry import log_keras_model, remember_run, resumable_run_id
 from starrec.train.report import plot_learning_curves, write_history
@@ -113,13 +117,16 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
     except (OSError, KeyError, ValueError) as exc:  # ValueError: EmbeddingDataError, bad JSON
         raise StageError(f"{npz}: cannot train on {name} embeddings ({exc})") from exc
     licence = licences(face_model_files(cfg.extract.detector, name))
+    strategy = setup_devices(t) if t.strategy != "default" else None
+    if not is_chief(os.environ.get("TF_CONFIG")):
+        train_as_worker(cfg, data, strategy)
+        return
     with mlflow.start_run() as run:
         mlflow.log_params(flatten_params(logged_params(cfg)))
         mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), data.sizes),
                          "embedder": name, **{f"licence.{f}": v for f, v in licence.items()}})
         start = time.perf_counter()
-        model, history = fit_embedding_head(data.x["train"], data.y["train"], data.x["val"],
-                                            data.y["val"], t.embedding_head, t.seed)
+        model, history = fit_head(data, t, strategy)
         seconds = time.perf_counter() - start
         history["epoch"] -= 1  # history.csv counts epochs from 0, as Keras (and other models)
         for row in history.itertuples(index=False):
@@ -139,6 +146,25 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
             embedder_sha256=embedder["model_sha256"], licences=licence))
         register(cfg, run, uri, model, history, data.x["val"][:2], data.classes,
                  f"{t.model} on {name}: {len(data.classes)} classes")
+
+
+def train_as_worker(cfg: Config, data: EmbeddingData,
+                    strategy: tf.distribute.Strategy | None) -> None:
+    """A non-chief worker of a multi-worker run: trains its share in step with the chief;
+    its save goes to a temp dir that is dropped (the chief writes the outputs and the run)."""
+    model, _ = fit_head(data, cfg.train, strategy)
+    with scratch_dir(cfg.paths.models / MODEL) as tmp:
+        save_keras(model, tmp / MODEL)
+    log.info("worker done: the chief saved the model and logged the run")
+
+
+def fit_head(data: EmbeddingData, t: TrainParams, strategy: tf.distribute.Strategy | None
+             ) -> tuple[keras.Model, pd.DataFrame]:
+    """Keras `fit` in one process; the custom loop on a tf.distribute strategy."""
+    fit = fit_embedding_head if strategy is None else partial(fit_distributed_head,
+                                                              strategy=strategy)
+    return fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"],
+               t.embedding_head, t.seed)
 
 
 def register(cfg: Config, run: mlflow.ActiveRun, uri: str, model: keras.Model,

@@ -15,7 +15,8 @@ def main(cfg: Config) -> None:
     table, classes = read_split_table(split_csv)
     faces, shape, rejected = load_faces(table, cfg.paths.faces, split_csv)
     with atomic_dir(cfg.paths.tfrecords) as out:
-        write_tfrecords(faces, classes, shape, rejected, cfg.tfrecords.shard_size, out)
+        write_tfrecords(faces, classes, shape, rejected, cfg.tfrecords.shard_size, out,
+                        cfg.engine)
 
 
 if __name__ == "__main__":

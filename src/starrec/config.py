@@ -473,6 +473,20 @@ class SearchParams(Section):
     space: Annotated[dict[str, SearchRange | SearchChoices], Field(min_length=1)]
 
 
+class BeamParams(Section):
+    """An Apache Beam runner and its pipeline options (`--name value` flags as a mapping)."""
+
+    runner: Name  # DirectRunner | FlinkRunner | SparkRunner | DataflowRunner | ...
+    options: dict[str, str | int | float | bool]
+
+
+class EngineParams(Section):
+    """Where extract_faces, embed and write_tfrecords run their per-element work."""
+
+    name: Literal["local", "beam"]
+    beam: BeamParams
+
+
 class Config(Section):
     paths: Paths
     download: DownloadParams
@@ -492,6 +506,7 @@ class Config(Section):
     clean: CleanParams
     compare: CompareParams
     search: SearchParams
+    engine: EngineParams
     datasets: dict[str, DatasetParams]
 
 

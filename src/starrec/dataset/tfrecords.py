@@ -15,6 +15,8 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from starrec.artifacts import LABEL_MAP, SCHEMA, SPLITS
+from starrec.config import EngineParams
+from starrec.engine import Failed, map_elements
 from starrec.io import write_json_atomic
 from starrec.stage import StageError
 
@@ -64,13 +68,19 @@ def shard_name(prefix: str, index: int, count: int) -> str:
     return f"{prefix}-{index:05d}-of-{count:05d}.tfrecord"
 
 
+def shard_sizes(n_records: int, shard_size: int) -> list[int]:
+    """Records per shard: ceil(n / shard_size) shards of near-equal size (balanced shards
+    interleave evenly)."""
+    n_shards = max(1, math.ceil(n_records / shard_size))
+    return [len(part) for part in np.array_split(np.arange(n_records), n_shards)]
+
+
 def write_shards(records: Iterable[bytes], n_records: int, out_dir: Path, prefix: str,
                  shard_size: int) -> list[str]:
-    """Write `n_records` serialized records into ceil(n / shard_size) shards of near-equal
-    size (balanced shards interleave evenly); returns the file names in order."""
-    n_shards = max(1, math.ceil(n_records / shard_size))
-    sizes = [len(part) for part in np.array_split(np.arange(n_records), n_shards)]
-    names = [shard_name(prefix, i, n_shards) for i in range(n_shards)]
+    """Write `n_records` serialized records into `shard_sizes` shards; returns the file
+    names in order."""
+    sizes = shard_sizes(n_records, shard_size)
+    names = [shard_name(prefix, i, len(sizes)) for i in range(len(sizes))]
     it = iter(records)
     written = 0
     for name, size in zip(names, sizes, strict=True):
@@ -154,19 +164,55 @@ def load_faces(table: pd.DataFrame, faces_dir: Path, where: Path
     return [(row, png) for row, png, s in loaded if s == shape], shape, rejected
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard to write: its file name and its faces (PNG, label, label name, face id)."""
+
+    name: str
+    faces: list[tuple[bytes, int, str, str]]
+    shape: tuple[int, int, int]
+
+
+def write_shard(job: ShardJob, out_dir: Path) -> str:
+    """The per-shard work of both engines: `job`'s records into `out_dir/job.name`."""
+    with tf.io.TFRecordWriter(str(Path(out_dir) / job.name)) as writer:
+        for png, label, label_name, face_id in job.faces:
+            writer.write(make_example(png, label, label_name, job.shape, face_id))
+    return job.name
+
+
+def shard_jobs(faces: list[tuple[Any, bytes]], shape: tuple[int, int, int], split: str,
+               shard_size: int) -> list[ShardJob]:
+    """The shards of one split, faces in record order (see `load_faces`)."""
+    rows = [(png, int(row.label), row.label_name, row.face_id) for row, png in faces
+            if row.split == split]
+    sizes = shard_sizes(len(rows), shard_size)
+    starts = np.cumsum([0, *sizes])
+    return [ShardJob(shard_name(split, i, len(sizes)), rows[starts[i]:starts[i + 1]], shape)
+            for i in range(len(sizes))]
+
+
 def write_tfrecords(faces: list[tuple[Any, bytes]], classes: list[str],
                     shape: tuple[int, int, int], rejected: list[dict[str, str]],
-                    shard_size: int, out_dir: Path) -> dict[str, Any]:
+                    shard_size: int, out_dir: Path,
+                    engine: EngineParams | None = None) -> dict[str, Any]:
     """`{split}-NNNNN-of-NNNNN.tfrecord` shards of `faces` (see `load_faces`), label_map.json
-    and schema.json (which lists the rejected faces) into `out_dir`; returns the schema."""
+    and schema.json (which lists the rejected faces) into `out_dir`; returns the schema.
+    Shards are written one per element, in this process or on Beam (`engine`)."""
+    jobs = {split: shard_jobs(faces, shape, split, shard_size) for split in SPLITS}
+    every = [job for split in SPLITS for job in jobs[split]]
+    written = map_elements(every, partial(write_shard, out_dir=out_dir), engine, out_dir,
+                           desc="write_tfrecords")
+    failed = [(job.name, r.reason) for job, r in zip(every, written, strict=True)
+              if isinstance(r, Failed)]
+    if failed:
+        raise StageError(f"{out_dir}: {len(failed)} shard(s) not written, e.g. {failed[0][0]} "
+                         f"({failed[0][1]})")
     splits = {}
     for split in SPLITS:
-        rows = [(row, png) for row, png in faces if row.split == split]
-        records = (make_example(png, row.label, row.label_name, shape, row.face_id)
-                   for row, png in rows)
-        names = write_shards(records, len(rows), out_dir, split, shard_size)
-        per_label = Counter(row.label_name for row, _ in rows)
-        splits[split] = {"records": len(rows), "shards": names,
+        per_label = Counter(name for job in jobs[split] for _, _, name, _ in job.faces)
+        splits[split] = {"records": sum(len(job.faces) for job in jobs[split]),
+                         "shards": [job.name for job in jobs[split]],
                          "per_label": {c: per_label.get(c, 0) for c in classes}}
     write_json_atomic(out_dir / LABEL_MAP, {"classes": classes})
     schema = make_schema(shape, splits, shard_size=shard_size, rejected=rejected)

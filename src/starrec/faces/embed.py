@@ -8,7 +8,9 @@ in training, prediction and serving.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -17,7 +19,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from starrec.config import FacesParams, HttpParams
+from starrec.config import EngineParams, FacesParams, HttpParams
+from starrec.engine import Failed, map_elements
 from starrec.faces.align import align_face
 from starrec.faces.artifacts import ModelFileError, artifact, model_file
 from starrec.faces.detectors import Detection
@@ -226,25 +229,48 @@ CHUNK = 64  # faces held as model input at once
 
 
 def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
-                   raw_dir: Path, max_pixels: int) -> np.ndarray:
+                   raw_dir: Path, max_pixels: int, engine: EngineParams | None = None,
+                   remake: Callable[[], Embedder] | None = None) -> np.ndarray:
     """(N, dim) embeddings of the faces-manifest rows `faces`, in their order.
 
     An aligned-crop embedder (SFace) takes the saved 112x112 crop as it is, so no photo is
-    decoded or aligned twice; the others cut their own input from the photo with the
-    manifest's box and landmarks (`prepare`), as they do at prediction."""
+    decoded or aligned twice, CHUNK crops per element: in this process, or on Beam
+    (`engine`; each worker builds its embedder with `remake`). The others cut their own
+    input from the photo with the manifest's box and landmarks (`prepare`), as they do at
+    prediction, in this process."""
     out = np.zeros((len(faces), embedder.dim), np.float32)
     if embedder.input.crop == "aligned_5pt":
         _check_aligned(embedder, faces)
-        for start in range(0, len(faces), CHUNK):
-            paths = faces["path"].iloc[start:start + CHUNK]
-            crops = np.stack([_read_crop(faces_dir / p) for p in paths])
-            out[start:start + len(crops)] = embed_aligned(embedder, crops)
+        chunks = [(faces_dir, list(faces["path"].iloc[start:start + CHUNK]))
+                  for start in range(0, len(faces), CHUNK)]
+        beam = engine is not None and engine.name == "beam"
+        vectors = map_elements(chunks, _embed_chunk, engine, faces_dir, desc="embed",
+                               setup=partial(_set_embedder, remake if beam else lambda: embedder))
+        for i, x in enumerate(vectors):
+            if isinstance(x, Failed):
+                raise ValueError(f"a chunk from {chunks[i][1][0]}: {x.reason}")
+            out[i * CHUNK:i * CHUNK + len(x)] = x
         return out
     for source, rows in faces.groupby("source_path", sort=False).indices.items():
         rgb = decode_rgb(raw_dir / source, max_pixels)
         dets = [detection(faces.iloc[i]) for i in rows]
         out[rows] = embedder.embed(np.stack([embedder.prepare(rgb, d) for d in dets]))
     return out
+
+
+_embedder: Embedder | None = None
+
+
+def _set_embedder(make: Callable[[], Embedder]) -> None:
+    global _embedder
+    _embedder = make()
+
+
+def _embed_chunk(job: tuple[Path, list[str]]) -> np.ndarray:
+    """The per-element work of both engines: one chunk of saved crops → embeddings."""
+    assert _embedder is not None, "_set_embedder not called"
+    faces_dir, paths = job
+    return embed_aligned(_embedder, np.stack([_read_crop(faces_dir / p) for p in paths]))
 
 
 def detection(row: pd.Series) -> Detection:

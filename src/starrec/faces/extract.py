@@ -1,9 +1,11 @@
 """Faces of many photos: the raw manifest's ok photos → face PNGs + faces-manifest rows.
 
 Photos are processed in parallel worker processes (one detector each, OpenCV single-threaded
-so the processes don't fight over cores); results come back in input order, so the manifest
-is the same whatever `n_jobs` is. A worker dies with the stage (Linux: the kernel kills it
-when its parent goes), and a worker that dies stops the stage with one line, not a traceback.
+so the processes don't fight over cores), or by Beam workers (`engine: beam`) running the
+same per-photo function; results come back in input order, so the manifest is the same
+whatever `n_jobs` or the engine is. A photo whose processing raises is an `error` row. A
+pool worker dies with the stage (Linux: the kernel kills it when its parent goes), and a
+worker that dies stops the stage with one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from starrec.artifacts import MANIFEST
-from starrec.config import ExtractParams, FaceModelsParams, HttpParams
+from starrec.config import EngineParams, ExtractParams, FaceModelsParams, HttpParams
+from starrec.engine import Failed, map_elements
 from starrec.faces.artifacts import ModelFileError, model_file, resolve_model_file
 from starrec.faces.detect import FaceCrop, find_faces
 from starrec.faces.detectors import Detector, make_detector
@@ -86,22 +90,31 @@ def unique_stems(items: list[tuple[str, Path, str]]) -> list[Photo]:
 
 def process_photos(photos: list[Photo], cfg: ExtractParams, out_dir: Path, max_pixels: int,
                    models: FaceModelsParams | None = None,
-                   http: HttpParams | None = None) -> list[dict[str, Any]]:
+                   http: HttpParams | None = None,
+                   engine: EngineParams | None = None) -> list[dict[str, Any]]:
     """Manifest rows for `photos` (PNGs written under `out_dir/<class>/`), in input order;
     a photo of more than `max_pixels` pixels is refused before it is decoded. `models`
-    (`faces.models`; `http` to download a missing file) locate YuNet's file."""
+    (`faces.models`; `http` to download a missing file) locate YuNet's file. `engine`
+    beam: on Beam workers, which must see `out_dir` (a shared filesystem off this host)."""
     models = resolve_detector_file(cfg, models, http)
     detector = checked_detector(cfg, models)
     for cls in {p.cls for p in photos}:
         (out_dir / cls).mkdir(parents=True, exist_ok=True)
     jobs = [(p, out_dir) for p in photos]
+    if engine is not None and engine.name == "beam":
+        outcomes = map_elements(jobs, _work, engine, out_dir, desc="extract_faces",
+                                setup=partial(_init_worker, cfg, models, max_pixels))
+        return [r for (photo, _), rs in zip(jobs, outcomes, strict=True)
+                for r in ([_failed(photo, _base(photo, cfg), "", "error", rs.reason)]
+                          if isinstance(rs, Failed) else rs)]
     bar = dict(total=len(photos), desc="extract_faces", unit="photo")
     if cfg.n_jobs <= 1:
         _init_worker(cfg, models, max_pixels, detector)
         results: Iterator[list[dict[str, Any]]] = map(_work, jobs)
         return [r for rs in tqdm(results, **bar) for r in rs]
-    # TensorFlow (MTCNN) is not fork-safe; the Haar and YuNet workers fork cheaply
-    ctx = multiprocessing.get_context("spawn" if cfg.detector == "mtcnn" else "fork")
+    # spawn, not fork: a forked child of a process with threads running (TensorFlow's, which
+    # MTCNN or a caller may have loaded) can hang on a lock held by a thread it did not inherit
+    ctx = multiprocessing.get_context("spawn")
     chunk = max(1, min(16, len(jobs) // (cfg.n_jobs * 8)))
     rows: list[dict[str, Any]] = []
     done = 0
@@ -166,13 +179,20 @@ def _work(job: tuple[Photo, Path]) -> list[dict[str, Any]]:
     assert _worker is not None, "_init_worker not called"
     cfg, detector, max_pixels = _worker
     photo, out_dir = job
-    return photo_rows(photo, cfg, detector, out_dir, max_pixels)
+    try:
+        return photo_rows(photo, cfg, detector, out_dir, max_pixels)
+    except Exception as exc:  # noqa: BLE001 - one bad photo is a row, not a crashed stage
+        return [_failed(photo, _base(photo, cfg), "", "error", f"{type(exc).__name__}: {exc}")]
+
+
+def _base(photo: Photo, cfg: ExtractParams) -> dict[str, Any]:
+    return {"class": photo.cls, "source_path": photo.source_path, "detector": cfg.detector}
 
 
 def photo_rows(photo: Photo, cfg: ExtractParams, detector: Detector,
                out_dir: Path, max_pixels: int) -> list[dict[str, Any]]:
     """One row per kept face (PNG written), or one row saying why the photo gave none."""
-    base = {"class": photo.cls, "source_path": photo.source_path, "detector": detector.name}
+    base = _base(photo, cfg)
     try:
         data = photo.file.read_bytes()
     except OSError as exc:

@@ -44,6 +44,18 @@ def setup_devices(cfg: TrainParams) -> tf.distribute.Strategy:
     return make_strategy(cfg.strategy)
 
 
+def is_chief(tf_config: str | None) -> bool:
+    """Whether this process writes the outputs and the MLflow run: the `chief` task, else
+    worker 0 of a cluster without one, or the only process when there is no TF_CONFIG."""
+    if not tf_config:
+        return True
+    spec = json.loads(tf_config)
+    task = spec.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    return kind == "chief" or (kind == "worker" and index == 0
+                               and "chief" not in spec.get("cluster", {}))
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """default: one device; mirrored: all local GPUs; multi_worker: the cluster in TF_CONFIG."""
     if name == "mirrored":
