@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 $(BIN)/starrec: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(TF),dev,server,dlib]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(TF),dev,server,dlib,beam]'
 	touch $@
 
 setup: $(BIN)/starrec

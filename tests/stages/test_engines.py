@@ -14,8 +14,6 @@ from helpers.stages import run_main
 
 from starrec.artifacts import SPLIT_CSV
 
-pytest.importorskip("apache_beam", reason="engine beam needs the extra: pip install 'starrec[beam]'")
-
 PEOPLE = ["Alejandro_Toledo", "Alvaro_Uribe", "Amelie_Mauresmo"]
 BEAM = {"name": "beam", "beam": {"runner": "DirectRunner", "options": {
     "direct_num_workers": 2, "direct_running_mode": "multi_processing"}}}
