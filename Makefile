@@ -35,7 +35,7 @@ test: setup
 test-fast: setup
 	python -m pytest tests/unit tests/data $(PYTEST_ARGS)
 
-# BENCH_ARGS="--only stages input_pipeline --beam-python PY": a part, Beam figures (docs/benchmarks.md)
+# BENCH_ARGS="--only stages input_pipeline": a part (docs/benchmarks.md)
 bench: setup
 	python benchmarks/run_all.py $(BENCH_ARGS)
 

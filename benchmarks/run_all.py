@@ -6,7 +6,7 @@ others' figures, then gathers the JSON they write into benchmarks/results.json a
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise stages] [--beam-python PY]
+                                  clean_noise stages]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -32,30 +32,26 @@ DOC = HERE.parent / "docs" / "benchmarks.md"
 log = logging.getLogger("benchmarks")
 
 
-def command(name: str, beam_python: str | None) -> list[str]:
+def command(name: str) -> list[str]:
     cmd = [sys.executable, str(HERE / f"{name}.py")]
     backbone = HERE.parent / "models" / "backbone.keras"
     if name == "few_shot" and backbone.is_file():
         cmd += ["--backbone", str(backbone)]
     if name in ("input_pipeline", "stages"):  # the others write their JSON themselves
         cmd += ["--out", str(JSON[name])]
-    if name == "stages" and beam_python:
-        cmd += ["--beam-python", beam_python]
     return cmd
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
-    parser.add_argument("--beam-python", help="stages: an interpreter with apache-beam, for "
-                        "the Beam 1 vs 2 workers figures")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     failed, runs = [], {}
     for name in args.only:
         log.info("== %s ==", name)
         start = time.perf_counter()
-        code = subprocess.call(command(name, args.beam_python), cwd=HERE.parent)
+        code = subprocess.call(command(name), cwd=HERE.parent)
         runs[name] = {"exit": code, "seconds": round(time.perf_counter() - start, 1),
                       "finished": time.strftime("%Y-%m-%d %H:%M")}
         log.info("== %s: exit %d after %.0f s ==", name, code, time.perf_counter() - start)
@@ -78,8 +74,7 @@ HEADER = """# Benchmarks
 
 `make bench` (= `python benchmarks/run_all.py`) runs every benchmark, writes
 `benchmarks/results.json` and regenerates this page from it; `--only NAME ...` reruns some
-and keeps the others' last figures (the table says when each ran). `--beam-python PY` adds
-the Beam figures (an interpreter with `starrec[beam]`). Figures are from a 2-core machine
+and keeps the others' last figures (the table says when each ran). Figures are from a 2-core machine
 shared with other jobs (the load average at the start is recorded): ratios are measured side
 by side in one run, absolute rates are noisy. Peak RSS is the largest single process of a
 stage's tree (wait4's ru_maxrss), not the sum. Cores busy = CPU (user + sys) / wall.

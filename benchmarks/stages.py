@@ -3,10 +3,7 @@ CPU user+sys, cores busy = CPU / wall, peak RSS of the largest process of the st
 from wait4), then a no-op `dvc repro` (its time and the stages it ran: must be 0), and Beam
 1 vs 2 DirectRunner workers on extract_faces. Writes its figures as JSON.
 
-    python benchmarks/stages.py --out benchmarks/stages.json [--beam-python PY] [--beam-photos 120]
-
-`--beam-python`: an interpreter with apache-beam installed (README: "Data stages on Apache
-Beam"); without it the Beam figures are left out.
+    python benchmarks/stages.py --out benchmarks/stages.json [--beam-photos 120]
 """
 
 from __future__ import annotations
@@ -101,7 +98,6 @@ def beam_workers(repo: Path, env: dict[str, str], python: str, photos: int) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--beam-python", help="an interpreter with apache-beam")
     parser.add_argument("--beam-photos", type=int, default=120)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -114,8 +110,7 @@ def main() -> int:
         repo = clone(Path(tmp))
         env["PYTHONPATH"] = str(repo / "src")
         results.update(run_stages(repo, env, results, args.out))
-        if args.beam_python:
-            results["beam"] = beam_workers(repo, env, args.beam_python, args.beam_photos)
+        results["beam"] = beam_workers(repo, env, sys.executable, args.beam_photos)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     log.info("%s written", args.out)
     return 0 if results["noop_repro"]["stages_run"] == 0 else 1
