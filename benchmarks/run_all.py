@@ -1,12 +1,13 @@
 """Run every benchmark in turn (`make bench`): extraction speed, input pipeline vs training
 step, few-shot recognition, pretrained face models, the class cleaner on label noise, and the
-default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers). Each prints
+default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), and serving
+under load (`mlflow models serve`, photos mixed with bad payloads). Each prints
 its own table; this sequences them, so one slow or failing benchmark does not hide the
 others' figures, then gathers the JSON they write into benchmarks/results.json and renders
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise stages]
+                                  clean_noise stages serve_load]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -23,9 +24,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
-              "stages")
+              "stages", "serve_load")
 # the benchmarks that write JSON (face_models and clean_noise write theirs themselves)
 JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
+        "serve_load": HERE / "serve_load.json",
         "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json"}
 RESULTS = HERE / "results.json"
 DOC = HERE.parent / "docs" / "benchmarks.md"
@@ -37,7 +39,7 @@ def command(name: str) -> list[str]:
     backbone = HERE.parent / "models" / "backbone.keras"
     if name == "few_shot" and backbone.is_file():
         cmd += ["--backbone", str(backbone)]
-    if name in ("input_pipeline", "stages"):  # the others write their JSON themselves
+    if name in ("input_pipeline", "stages", "serve_load"):  # others write their JSON themselves
         cmd += ["--out", str(JSON[name])]
     return cmd
 
@@ -123,6 +125,18 @@ def render(r: dict) -> str:
                 for n, v in fm["detection"].items()]
         out += [f"| embedder {n} (detect + embed) | {v['faces_per_s']:.1f} |"
                 for n, v in fm["embedders"].items()]
+    if "serve_load" in r:
+        sl = r["serve_load"]
+        lat = sl["photo_latency_ms"]
+        out += ["", f"## Serving under load (`mlflow models serve -w {sl['server_workers']}`, "
+                f"{sl['clients']} clients, {sl['seconds']} s, load {sl['load_avg_1m']})\n",
+                "| requests/s | photo requests/s | photo p50 ms | photo p99 ms | photos right | "
+                "bad payloads 4xx | 5xx | server up after |", "|---|---|---|---|---|---|---|---|",
+                f"| {sl['requests_per_s']} | {sl['photo_requests_per_s']} | {lat.get('p50')} | "
+                f"{lat.get('p99')} | {sl['photos_answered_right']} | {sl['bad_answered_4xx']} | "
+                f"{sl['responses_5xx']} | {sl['server_up_after']} |", "",
+                "Answers per kind: " + ", ".join(f"{k}: {n}" for k, n in sl["answers"].items())
+                + "."]
     return "\n".join(out) + "\n"
 
 

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,10 +74,10 @@ def beam_workers(repo: Path, env: dict[str, str], python: str, photos: int) -> d
     """extract_faces on the first `photos` raw photos, engine beam, 1 then 2 workers; the
     two faces dirs must be identical."""
     raw = repo / "data/raw"
-    manifest = (raw / "manifest.csv").read_text().splitlines()
+    manifest = pd.read_csv(raw / "manifest.csv", dtype=str, keep_default_na=False)
     sub = repo / "bench_raw"
     shutil.copytree(raw, sub, ignore=shutil.ignore_patterns("manifest.csv"))
-    (sub / "manifest.csv").write_text("\n".join(manifest[:photos + 1]) + "\n")
+    manifest[manifest["status"] == "ok"].head(photos).to_csv(sub / "manifest.csv", index=False)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     result = {"photos": photos}
     for workers in (1, 2):

@@ -86,6 +86,7 @@ def beam_map(items: Sequence[T], work: Callable[[T], R], cfg: BeamParams, scratc
         raise ImportError("engine beam: apache_beam is not installed; fix: pip install "
                           "'starrec[beam]'") from None
     prefix = Path(scratch) / "results"
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)  # workers relay every INFO line
     options = PipelineOptions(runner=cfg.runner, **cfg.options)
     log.info("%s: %d on Beam %s %s", desc, len(items), cfg.runner, cfg.options)
     start = time.perf_counter()

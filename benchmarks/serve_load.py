@@ -1,0 +1,205 @@
+"""Serving under load: the real `mlflow models serve` of the registered pyfunc model on
+127.0.0.1, sent concurrent requests for a bounded time — one-face photos mixed with bad
+payloads (not base64, not an image, oversized, empty, malformed JSON, wrong column).
+
+Reports requests/s, p50/p99 latency of the photo requests, and answers per kind and status.
+Passes (exit 0) when the server stays up, every photo is answered 200 with the label the
+model gives it unloaded (loaded in this process from the same URI), and every bad payload
+gets a 4xx: no 5xx, no dropped connection.
+
+    python benchmarks/serve_load.py --out benchmarks/serve_load.json \
+        [--model models:/starrec-pyfunc@champion] [--seconds 30] [--clients 4] [--workers 2]
+
+Runs in the project folder after `dvc repro` (the model and mlflow.db are the pipeline's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import itertools
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import urllib3
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from starrec.serve.pyfunc import encode_image, request_json  # noqa: E402
+
+log = logging.getLogger("benchmarks.serve_load")
+BAD_SHARE = 0.25  # of requests
+
+
+def bad_payloads(max_image_bytes: int) -> dict[str, str]:
+    """One body per kind of bad request a client may send."""
+    return {
+        "not_base64": request_json(["%%% not base64 %%%"]),
+        "not_image": request_json([base64.b64encode(b"plain text, not a photo").decode()]),
+        "oversized": request_json(["A" * (max_image_bytes * 4 // 3 + 8)]),
+        "empty": request_json([""]),
+        "malformed_json": '{"dataframe_split": {"columns": ["image"], "data": [[',
+        "wrong_column": '{"dataframe_split": {"columns": ["photo"], "data": [["x"]]}}',
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: str, port: int, workers: int, tracking_uri: str) -> subprocess.Popen:
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    return subprocess.Popen(
+        [str(mlflow_bin), "models", "serve", "-m", model, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)],
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+             "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_up(http: urllib3.PoolManager, base: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"mlflow models serve exited {server.returncode}")
+        try:
+            if http.request("GET", f"{base}/ping").status == 200:
+                return
+        except urllib3.exceptions.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError("server did not come up in 240 s")
+
+
+def labels_of(answer: dict) -> list[str]:
+    return [f["label"] for f in answer["faces"]]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", help="default: params.yaml's predict registered model@alias")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--photos", type=int, default=40)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    p = params["predict"]
+    model = args.model or f"models:/{p['registered_model']}@{p['alias']}"
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or params["mlflow"]["tracking_uri"]
+    stars = params["datasets"]["stars"]["download"]
+    folder = (REPO / stars["folder"]["path"]) if stars.get("source") == "folder" else None
+    root = folder or (REPO.parent / "shared/datasets/lfw-subset")
+    files = sorted(root.glob("*/*.jpg"))
+    photos = [files[i] for i in np.linspace(0, len(files) - 1, args.photos).astype(int)]
+
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri(tracking_uri)
+    local = mlflow.pyfunc.load_model(model)
+    bodies = [request_json([encode_image(f)]) for f in photos]
+    import pandas as pd
+
+    expected = [labels_of(local.predict(pd.DataFrame({"image": [encode_image(f)]}))[0])
+                for f in photos]
+    one_face = [i for i, e in enumerate(expected) if len(e) == 1]
+    bad = bad_payloads(int(p["max_image_bytes"]))
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    http = urllib3.PoolManager(maxsize=args.clients * 2, retries=False,
+                               timeout=urllib3.Timeout(connect=5, read=60))
+    server = start_server(model, port, args.workers, tracking_uri)
+    latencies: list[float] = []
+    counts: Counter[tuple[str, str]] = Counter()
+    wrong: list[str] = []
+    lock = threading.Lock()
+    try:
+        wait_up(http, base, server)
+        log.info("serving %s on %s with %d workers; %d clients for %.0f s", model, base,
+                 args.workers, args.clients, args.seconds)
+        end = time.monotonic() + args.seconds
+
+        def client(seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in itertools.count():
+                if time.monotonic() >= end:
+                    return
+                kind = rng.choice(list(bad)) if rng.random() < BAD_SHARE else "photo"
+                i = rng.choice(one_face)
+                body = bodies[i] if kind == "photo" else bad[kind]
+                start = time.perf_counter()
+                try:
+                    r = http.request("POST", f"{base}/invocations", body=body,
+                                     headers={"Content-Type": "application/json"})
+                    status = str(r.status)
+                except urllib3.exceptions.HTTPError as exc:
+                    r, status = None, f"connection error: {type(exc).__name__}"
+                took = time.perf_counter() - start
+                with lock:
+                    counts[kind, status] += 1
+                    if kind == "photo" and r is not None and r.status == 200:
+                        latencies.append(took)
+                        got = labels_of(r.json()["predictions"][0])
+                        if got != expected[i]:
+                            wrong.append(f"{photos[i].name}: {got} != {expected[i]}")
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        alive = server.poll() is None and http.request("GET", f"{base}/ping").status == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+    good = sum(n for (k, s), n in counts.items() if k == "photo")
+    good_ok = sum(n for (k, s), n in counts.items() if k == "photo" and s == "200")
+    bad_4xx = sum(n for (k, s), n in counts.items() if k != "photo" and s.startswith("4"))
+    bad_total = sum(n for (k, s), n in counts.items() if k != "photo")
+    errors_5xx = sum(n for (_, s), n in counts.items() if s.startswith("5"))
+    lat = np.array(latencies) * 1000
+    result = {
+        "model": model, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+        "server_workers": args.workers, "clients": args.clients, "seconds": round(elapsed, 1),
+        "requests_per_s": round(sum(counts.values()) / elapsed, 1),
+        "photo_requests_per_s": round(good / elapsed, 1),
+        "photo_latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
+                             "p99": round(float(np.percentile(lat, 99)), 1)} if len(lat) else {},
+        "answers": {f"{k} {s}": n for (k, s), n in sorted(counts.items())},
+        "photos_answered_right": f"{good_ok - len(wrong)}/{good}",
+        "bad_answered_4xx": f"{bad_4xx}/{bad_total}", "responses_5xx": errors_5xx,
+        "server_up_after": alive, "wrong": wrong[:10],
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    log.info("%s", json.dumps(result, indent=2))
+    passed = alive and not wrong and good_ok == good and bad_4xx == bad_total
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
