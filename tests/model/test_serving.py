@@ -79,6 +79,22 @@ def test_bad_payloads_are_invalid_parameter_errors(registry, value, message) -> 
     assert err.value.get_http_status_code() == 400
 
 
+def test_concurrent_calls_answer_like_sequential_ones(registry, shared_datasets) -> None:
+    """The server calls predict from several threads at once: each answer must be the one
+    the photo gets alone (OpenCV's detector keeps per-call state; unguarded, concurrent
+    calls returned other photos' faces)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    people = sorted((shared_datasets / "lfw-original-10x10").iterdir())[:8]
+    photos = [encode_image(sorted(p.glob("*.jpg"))[0]) for p in people if p.is_dir()]
+    alone = [model.predict(pd.DataFrame({"image": [b64]}))[0] for b64 in photos]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda b64: model.predict(pd.DataFrame({"image": [b64]}))[0],
+                                 photos * 4))
+    assert together == alone * 4
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,6 +9,7 @@ the message instead of a 500.
 from __future__ import annotations
 
 import base64
+import threading
 import binascii
 import json
 import logging
@@ -65,6 +66,10 @@ class StarPyfunc(mlflow.pyfunc.PythonModel):
                                      resolve_model_file("yunet", art["yunet"]))
         self.predictor = Predictor(classifier, load_rule(art["open_set"], art["model"]),
                                    self.top_k, detector)
+        # the server calls predict from several threads; OpenCV's detector and embedder keep
+        # per-call state (input size, blobs), so concurrent calls gave wrong faces under
+        # load (benchmarks/serve_load.py). Worker processes (`-w N`) are the parallelism.
+        self.lock = threading.Lock()
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -74,7 +79,8 @@ class StarPyfunc(mlflow.pyfunc.PythonModel):
         results = []
         for i, value in enumerate(model_input[IMAGE_COLUMN]):
             rgb = self._decode(i, value)
-            faces = [f.to_json() for f in self.predictor(rgb)]
+            with self.lock:
+                faces = [f.to_json() for f in self.predictor(rgb)]
             results.append({"n_faces": len(faces), "faces": faces})
         return results
 
