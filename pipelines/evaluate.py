@@ -109,7 +109,8 @@ def main(cfg: Config) -> None:
         write_json_atomic(staged / EVALUATION, report)
         comparison.to_csv(staged / COMPARISON_CSV, index=False)
         plot_comparison(comparison, staged / COMPARISON_PNG,
-                        f"{len(y_test)} test faces, {len(classes)} classes",
+                        f"Test split ({len(y_test)} faces, {len(classes)} classes): the model "
+                        "against the baseline and nearest prototype",
                         baseline="eigenfaces (baseline)")
         uri = connect(cfg.mlflow)
         if run.get("tracking_uri") and run["tracking_uri"] != uri:

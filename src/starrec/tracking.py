@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 LOCAL_FALLBACK_URI = "sqlite:///mlflow.db"
 RUN_KEYS = ("run_id", "experiment_id", "tracking_uri", "registered_model", "model_version")
+OPTIONAL_RUN_KEYS = ("model_id",)  # the logged model (MLflow 3): metrics linked to it
+# DVC's record of the repro under way: rewritten as stages finish, so not what makes a run
+# `git.dirty` (its data hashes are the run's dvc.* tags)
+LOCK_FILES = ("dvc.lock", "research/dvc.lock")
 DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecords", "augment")
 # what a logged model needs to run as it runs here (the installed TF dist is whichever exists)
 REQUIREMENTS = ("mlflow", "keras", "tensorflow", "tensorflow-cpu", "opencv-python-headless",
@@ -89,11 +93,12 @@ def connect(cfg: MlflowParams) -> str:
 
 
 def write_run_json(path: Path, **run: Any) -> Path:
-    """run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version}."""
+    """run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version[,
+    model_id]}."""
     missing = [k for k in RUN_KEYS if k not in run]
     if missing:
         raise ValueError(f"run.json needs {', '.join(missing)}")
-    write_json_atomic(path, {k: run[k] for k in RUN_KEYS})
+    write_json_atomic(path, {k: run[k] for k in (*RUN_KEYS, *OPTIONAL_RUN_KEYS) if k in run})
     return Path(path)
 
 
@@ -158,16 +163,25 @@ def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES) -> d
     except (OSError, yaml.YAMLError):
         return {}
     hashes = {}
-    for stage in stages:
-        for out in (lock.get("stages", {}).get(stage) or {}).get("outs", []) or []:
+    for name, stage in (lock.get("stages") or {}).items():
+        if name.split("@")[0] not in stages:  # `download@stars`: a foreach stage
+            continue
+        for out in (stage or {}).get("outs", []) or []:
             if out.get("md5"):
-                hashes[f"dvc.{stage}.{out['path']}"] = out["md5"]
+                hashes[f"dvc.{name}.{out['path']}"] = out["md5"]
     return hashes
 
 
+def run_name(stage: str, model: str, repo: Path) -> str:
+    """`train embedding_head @ 316282e`: what ran, on which commit (the runs table's name)."""
+    commit = _git(Path(repo), "rev-parse", "--short", "HEAD")
+    return f"{stage} {model}" + (f" @ {commit}" if commit else "")
+
+
 def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, str]:
-    """Tags tying a run to code and data: git commit + dirty flag, dvc.lock hashes of the
-    data stages, dataset name and record counts per split."""
+    """Tags tying a run to code and data: git commit + dirty flag (tracked files changed,
+    dvc.lock aside), dvc.lock hashes of the data stages, dataset name and record counts per
+    split."""
     repo = Path(repo)
     tags = {"dataset.name": dataset,
             **{f"dataset.size.{split}": str(n) for split, n in sizes.items()},
@@ -175,7 +189,8 @@ def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, st
     commit = _git(repo, "rev-parse", "HEAD")
     if commit:
         tags["git.commit"] = commit
-        status = _git(repo, "status", "--porcelain", "--untracked-files=no")
+        status = _git(repo, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                      *(f":(exclude){lock}" for lock in LOCK_FILES))
         tags["git.dirty"] = str(bool(status))
     tags.update(dvc_lock_hashes(repo / "dvc.lock"))
     return tags

@@ -50,7 +50,7 @@ def write_reports(out_dir: Path, history_csv: Path, images: np.ndarray, y_true: 
     """Confusion PNG, misclassified gallery and the DVC plots JSON, into `out_dir`."""
     y_pred = probs.argmax(axis=1)
     plot_confusion(confusion(y_true, y_pred, len(class_names)), class_names,
-                   out_dir / "confusion_matrix.png", "CNN (test split)")
+                   out_dir / "confusion_matrix.png", "test split")
     wrong = np.flatnonzero(y_pred != y_true)
     shown = wrong[np.argsort(-probs[wrong, y_pred[wrong]], kind="stable")][:max_gallery]
     plot_misclassified(images[shown], [class_names[i] for i in y_true[shown]],
