@@ -157,18 +157,20 @@ def _git(repo: Path, *args: str) -> str | None:
 
 
 def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES) -> dict[str, str]:
-    """{"dvc.<stage>.<out path>": md5} for the data stages' outputs recorded in dvc.lock."""
+    """{"dvc.<stage>.<out path>": md5} for the data stages' outputs recorded in dvc.lock
+    (no `@`: MLflow refuses it in a model version's tag)."""
     try:
         lock = yaml.safe_load(Path(lock_file).read_text()) or {}
     except (OSError, yaml.YAMLError):
         return {}
     hashes = {}
     for name, stage in (lock.get("stages") or {}).items():
-        if name.split("@")[0] not in stages:  # `download@stars`: a foreach stage
+        base = name.split("@")[0]  # `download@stars`: a foreach stage; its paths tell the data set
+        if base not in stages:
             continue
         for out in (stage or {}).get("outs", []) or []:
             if out.get("md5"):
-                hashes[f"dvc.{name}.{out['path']}"] = out["md5"]
+                hashes[f"dvc.{base}.{out['path']}"] = out["md5"]
     return hashes
 
 

@@ -131,7 +131,7 @@ def test_run_tags_git_and_dvc_lock(tmp_path) -> None:
     subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
     tags = run_tags(tmp_path, "lfw-7", {"train": 700, "val": 250})
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] == "False"
-    assert tags["dvc.write_tfrecords@stars.data/tfrecords"] == "abc.dir"
+    assert tags["dvc.write_tfrecords.data/tfrecords"] == "abc.dir"
     assert "dvc.train.models/model.keras" not in tags  # only the data stages
     assert tags["dataset.size"] == "950" and tags["dataset.size.val"] == "250"
     assert run_name("train", "star_cnn", tmp_path) == f"train star_cnn @ {tags['git.commit'][:7]}"
