@@ -21,17 +21,19 @@ import urllib.request
 from pathlib import Path
 
 log = logging.getLogger("screenshots")
-WINDOW = "1600,1000"
-RENDER_MS = 20000  # virtual time the UI gets to fetch and draw before the shot
+WINDOW = "1800,1100"
+RENDER_MS = 40000  # virtual time the UI gets to fetch and draw before the shot
 
 
 def pages(run: dict) -> dict[str, str]:
     """{screenshot name: UI route} for the training run in models/run.json."""
     experiment, run_id = run["experiment_id"], run["run_id"]
+    view = "?workflowType=machine_learning"  # the UI's model-training view, not GenAI's
     return {
-        "runs_table": f"#/experiments/{experiment}/runs?workflowType=machine_learning",
-        "run_metrics": f"#/experiments/{experiment}/runs/{run_id}/model-metrics",
-        "model_version": f"#/models/{run['registered_model']}/versions/{run['model_version']}",
+        "runs_table": f"#/experiments/{experiment}/runs{view}",
+        "run_metrics": f"#/experiments/{experiment}/runs/{run_id}/model-metrics{view}",
+        "model_version": f"#/models/{run['registered_model']}/versions/"
+                         f"{run['model_version']}{view}",
     }
 
 

@@ -16,6 +16,7 @@ import mlflow
 import urllib3
 import yaml
 
+from starrec.artifacts import STARS
 from starrec.config import DownloadParams, MlflowParams
 from starrec.flat import flatten
 from starrec.io import write_json_atomic
@@ -156,17 +157,19 @@ def _git(repo: Path, *args: str) -> str | None:
     return done.stdout.strip()
 
 
-def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES) -> dict[str, str]:
-    """{"dvc.<stage>.<out path>": md5} for the data stages' outputs recorded in dvc.lock
-    (no `@`: MLflow refuses it in a model version's tag)."""
+def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES,
+                    datasets: tuple[str, ...] = (STARS,)) -> dict[str, str]:
+    """{"dvc.<stage>.<out path>": md5} for the outputs dvc.lock records of the data stages
+    run on `datasets` (the model stages' data; no `@` in the key: MLflow refuses it in a
+    model version's tag)."""
     try:
         lock = yaml.safe_load(Path(lock_file).read_text()) or {}
     except (OSError, yaml.YAMLError):
         return {}
     hashes = {}
     for name, stage in (lock.get("stages") or {}).items():
-        base = name.split("@")[0]  # `download@stars`: a foreach stage; its paths tell the data set
-        if base not in stages:
+        base, _, dataset = name.partition("@")  # `download@stars`: a data set's stage
+        if base not in stages or (dataset and dataset not in datasets):
             continue
         for out in (stage or {}).get("outs", []) or []:
             if out.get("md5"):

@@ -64,9 +64,12 @@ def write_reports(out_dir: Path, history_csv: Path, images: np.ndarray, y_true: 
 
 
 def run_metrics(group: str, metrics: dict[str, Any]) -> dict[str, float]:
-    """`{group}/test/<name>` of the summary numbers (per-class figures go to a table)."""
+    """`{group}/test/<name>` of the summary figures; per-class ones go to a table, counts
+    and settings (n_samples, top_k, pca_components) stay in evaluation.json, and micro
+    averages are the accuracy again (one label per face)."""
     return {f"{group}/test/{k}": v for k, v in metric_values(metrics).items()
-            if not k.startswith("per_class")}
+            if not k.startswith(("per_class", "micro", "n_samples", "top_k", "pca"))
+            or k == "top_k_accuracy"}
 
 
 def per_class_table(reports: dict[str, dict[str, Any]]) -> pd.DataFrame:

@@ -125,6 +125,7 @@ def test_run_tags_git_and_dvc_lock(tmp_path) -> None:
     (tmp_path / "dvc.lock").write_text(
         "schema: '2.0'\nstages:\n  write_tfrecords@stars:\n    cmd: x\n    outs:\n"
         "    - path: data/tfrecords\n      md5: abc.dir\n      size: 10\n"
+        "  write_tfrecords@public:\n    outs:\n    - path: data/public/tfrecords\n      md5: p\n"
         "  train:\n    outs:\n    - path: models/model.keras\n      md5: fff\n")
     (tmp_path / "params.yaml").write_text("train: {}\n")
     subprocess.run([*git, "add", "dvc.lock", "params.yaml"], cwd=tmp_path, check=True)
@@ -133,6 +134,7 @@ def test_run_tags_git_and_dvc_lock(tmp_path) -> None:
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] == "False"
     assert tags["dvc.write_tfrecords.data/tfrecords"] == "abc.dir"
     assert "dvc.train.models/model.keras" not in tags  # only the data stages
+    assert "dvc.write_tfrecords.data/public/tfrecords" not in tags  # of the star data set
     assert tags["dataset.size"] == "950" and tags["dataset.size.val"] == "250"
     assert run_name("train", "star_cnn", tmp_path) == f"train star_cnn @ {tags['git.commit'][:7]}"
     (tmp_path / "dvc.lock").write_text("stages: {}\n")  # DVC's record of a repro under way
