@@ -51,7 +51,8 @@ def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
 
 def shoot(browser: str, url: str, out: Path) -> None:
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--hide-scrollbars", f"--window-size={WINDOW}",
+                    "--hide-scrollbars", "--run-all-compositor-stages-before-draw",
+                    f"--window-size={WINDOW}",
                     f"--virtual-time-budget={RENDER_MS}", f"--screenshot={out}", url],
                    check=True, capture_output=True, timeout=120)
     log.info("%s ← %s", out, url)
