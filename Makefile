@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup pipeline research test test-fast bench tracking-server reliability-doc
+.PHONY: setup pipeline research show test test-fast bench tracking-server reliability-doc
 
 $(BIN)/starrec: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,12 @@ pipeline: setup
 # not needed by the default pipeline, reads its outputs
 research: setup
 	dvc repro research/dvc.yaml
+
+# experiments side by side in 120 columns: the headline metrics that tell models apart and
+# the params that made them (every number: reports/metrics.json, `dvc metrics show`)
+SHOW_COLUMNS ?= Experiment|model/acc|eigenfaces/acc|open_set/named|open_set/rejected|train\.model
+show: setup
+	dvc exp show --drop '.*' --keep '^($(SHOW_COLUMNS))$$' $(SHOW_ARGS)
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)

@@ -142,11 +142,11 @@ def register(cfg: Config, report: dict, face_files: dict) -> None:
     use_tracking_uri(run["tracking_uri"])
     at = report["test"]["at_threshold"]
     with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics({"open_set_threshold": report["threshold"],
-                            "open_set_val_precision": report["precision"],
-                            "open_set_val_known_named": report["known_named"],
-                            "open_set_val_unknown_rejected": report["unknown_rejected"],
-                            **{f"open_set_test_{k}": v for k, v in at.items()
+        mlflow.log_metrics({"open_set/threshold": report["threshold"],
+                            "open_set/val/precision": report["precision"],
+                            "open_set/val/known_named": report["known_named"],
+                            "open_set/val/unknown_rejected": report["unknown_rejected"],
+                            **{f"open_set/test/{k}": v for k, v in at.items()
                                if k != "threshold" and v == v}})
         for name in (OPEN_SET, "open_set.png"):
             mlflow.log_artifact(str(cfg.paths.reports / name), artifact_path="reports")

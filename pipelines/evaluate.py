@@ -1,6 +1,6 @@
 """Stage `evaluate`: the trained model and the eigenfaces baseline (and, for a model on face
 embeddings, nearest prototype from all / `few_shot` train faces per star) on the star data
-set's test split → `paths.reports` (metrics.json, comparison.csv/png, confusion and
+set's test split → `paths.reports` (evaluation.json, comparison.csv/png, confusion and
 misclassified PNGs, DVC plot rows), logged to the training run; the promotion gate against
 `paths.models/champion.json`, which it rewrites. A head on embeddings scores the embed
 stage's vectors of the test faces (no network is run again); a CNN the TFRecord images.
@@ -15,7 +15,15 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from starrec.artifacts import CHAMPION, HISTORY, METRICS, MODEL, MODEL_META, RUN, embeddings_file
+from starrec.artifacts import (
+    CHAMPION,
+    EVALUATION,
+    HISTORY,
+    MODEL,
+    MODEL_META,
+    RUN,
+    embeddings_file,
+)
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.evaluate.baseline import class_scores, fit_eigenfaces
@@ -26,7 +34,9 @@ from starrec.evaluate.reports import (
     REPORT_FILES,
     load_model,
     log_evaluation,
+    per_class_table,
     predict_probs,
+    run_metrics,
     write_reports,
 )
 from starrec.io import scratch_dir, write_json_atomic
@@ -96,21 +106,26 @@ def main(cfg: Config) -> None:
     with scratch_dir(reports / "evaluate") as staged:
         write_reports(staged, models / HISTORY, x_test, y_test, probs, classes,
                       e.misclassified_max)
-        write_json_atomic(staged / METRICS, report)
+        write_json_atomic(staged / EVALUATION, report)
         comparison.to_csv(staged / COMPARISON_CSV, index=False)
         plot_comparison(comparison, staged / COMPARISON_PNG,
-                        f"{len(y_test)} test faces, {len(classes)} classes",
+                        f"Test split ({len(y_test)} faces, {len(classes)} classes): the model "
+                        "against the baseline and nearest prototype",
                         baseline="eigenfaces (baseline)")
         uri = connect(cfg.mlflow)
         if run.get("tracking_uri") and run["tracking_uri"] != uri:
             log.warning("run %s was logged to %s, not %s; logging there", run["run_id"],
                         run["tracking_uri"], uri)
             uri = run["tracking_uri"]
-        numbers = {**metric_values(model_metrics, "test_"),
-                   **metric_values(baseline_metrics, "baseline_"), **metric_values(methods)}
+        numbers = {**run_metrics("model", model_metrics),
+                   **run_metrics("eigenfaces", baseline_metrics),
+                   **{k: v for method, m in methods.items()
+                      for k, v in run_metrics(method, m).items()}}
         try:
             client = MlflowClient(uri)
-            log_evaluation(client, run["run_id"], numbers, baseline.best_params, staged)
+            log_evaluation(client, run, numbers, per_class_table(
+                {meta.model: model_metrics, "eigenfaces": baseline_metrics}),
+                baseline.best_params, staged)
             record(client, gate, run, champion, cfg.predict.alias)
         except MlflowException as exc:
             raise StageError(f"{models / RUN}: MLflow run {run['run_id']}: {exc}") from exc

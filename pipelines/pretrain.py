@@ -31,7 +31,7 @@ from starrec.io import atomic_path, save_keras, write_json_atomic
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.faces.embed import embed
 from starrec.pretrain.identities import excluded, split_people, target_names
-from starrec.pretrain.tracking import log_to_mlflow
+from starrec.pretrain.tracking import log_to_mlflow, pretrain_run
 from starrec.pretrain.train import train_backbone
 from starrec.pretrain.verify import verification
 from starrec.stage import StageError, run_stage
@@ -40,6 +40,12 @@ log = logging.getLogger("starrec.pretrain")
 
 
 def main(cfg: Config) -> None:
+    with pretrain_run(cfg.pretrain, cfg.mlflow) as uri:  # the run lasts as long as the work
+        train_and_report(cfg, uri)
+
+
+def train_and_report(cfg: Config, uri: str) -> None:
+    """Train, verify, write the outputs and log them to the active run."""
     p, models = cfg.pretrain, cfg.paths.models
     start = time.perf_counter()
     images, names = public_faces(cfg.datasets[PUBLIC].paths.tfrecords)
@@ -78,7 +84,7 @@ def main(cfg: Config) -> None:
                    "total_seconds": time.perf_counter() - start},
         "final_train": {k: v[-1] for k, v in fit["history"].items()},
     }
-    report["mlflow"] = log_to_mlflow(p, cfg.mlflow, backbone, report, fit["history"],
+    report["mlflow"] = log_to_mlflow(p, uri, backbone, report, fit["history"],
                                      [models / BACKBONE_META])
     write_json_atomic(models / BACKBONE_REPORT, report)
 

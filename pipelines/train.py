@@ -47,7 +47,14 @@ from starrec.model_meta import ModelMeta, write_meta
 from starrec.faces.artifacts import licences
 from starrec.faces.embed import face_model_files
 from starrec.stage import StageError, run_stage
-from starrec.tracking import connect, dataset_name, flatten_params, run_tags, write_run_json
+from starrec.tracking import (
+    connect,
+    dataset_name,
+    flatten_params,
+    run_name,
+    run_tags,
+    write_run_json,
+)
 from starrec.train.data import load_data
 from starrec.train.devices import is_chief, setup_devices
 from starrec.train.embedding_data import EmbeddingData, load_embedding_data
@@ -81,7 +88,7 @@ def main(cfg: Config) -> None:
 
     discard_stale_checkpoints(checkpoints, run_fingerprint(model, t, data))
     resumed = resumable_run_id(checkpoints)
-    with mlflow.start_run(run_id=resumed) as run:
+    with mlflow.start_run(run_id=resumed, run_name=run_name("train", t.model, Path("."))) as run:
         remember_run(checkpoints, run.info.run_id)
         if resumed is None:
             mlflow.log_params(flatten_params(logged_params(cfg)))
@@ -89,13 +96,10 @@ def main(cfg: Config) -> None:
         start = time.perf_counter()
         history = fit_model(model, t, data, checkpoints)
         seconds = time.perf_counter() - start
-        best = int(history["val_loss"].idxmin())
+        best = best_epoch(history, seconds)
         log.info("trained %d epochs in %.0f s; best val_loss %.4f (val accuracy %.4f) at "
-                 "epoch %d", len(history), seconds, history["val_loss"][best],
-                 history["val_accuracy"][best], best + 1)
-        mlflow.log_metrics({"train_seconds": seconds, "best_epoch": best + 1,
-                            "best_val_loss": float(history["val_loss"][best]),
-                            "best_val_accuracy": float(history["val_accuracy"][best])})
+                 "epoch %d", len(history), seconds, best["best_val_loss"],
+                 best["best_val_accuracy"], best["best_epoch"])
 
         height, width, channels = data.input_shape
         save_keras(model, models / MODEL)
@@ -121,21 +125,17 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
     if not is_chief(os.environ.get("TF_CONFIG")):
         train_as_worker(cfg, data, strategy)
         return
-    with mlflow.start_run() as run:
+    with mlflow.start_run(run_name=run_name("train", t.model, Path("."))) as run:
         mlflow.log_params(flatten_params(logged_params(cfg)))
         mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), data.sizes),
                          "embedder": name, **{f"licence.{f}": v for f, v in licence.items()}})
         start = time.perf_counter()
         model, history = fit_head(data, t, strategy)
         seconds = time.perf_counter() - start
-        history["epoch"] -= 1  # history.csv counts epochs from 0, as Keras (and other models)
-        for row in history.itertuples(index=False):
+        for row in history.itertuples(index=False):  # step = epoch, from 1 as everywhere
             mlflow.log_metrics({k: float(v) for k, v in row._asdict().items() if k != "epoch"},
                                step=int(row.epoch))
-        best = int(history["val_loss"].idxmin())
-        mlflow.log_metrics({"train_seconds": seconds, "best_epoch": best + 1,
-                            "best_val_loss": float(history["val_loss"][best]),
-                            "best_val_accuracy": float(history["val_accuracy"][best])})
+        best_epoch(history, seconds)
         log.info("embedding head on %s: %d epochs in %.1f s; val accuracy %.4f at the last "
                  "epoch", name, len(history), seconds, history["val_accuracy"].iloc[-1])
         spec = embedder["input"]
@@ -174,26 +174,48 @@ def register(cfg: Config, run: mlflow.ActiveRun, uri: str, model: keras.Model,
     models = cfg.paths.models
     write_history(history, models / HISTORY)
     plot_learning_curves(history, models / LEARNING_CURVES, title)
-    version = log_keras_model(model, example, classes,
-                              [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
-                              cfg.mlflow.registered_model)
+    version, model_id = log_keras_model(
+        model, example, classes, [models / LEARNING_CURVES, models / HISTORY, models / MODEL_META],
+        cfg.mlflow.registered_model)
     info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
             "tracking_uri": uri, "registered_model": cfg.mlflow.registered_model,
-            "model_version": version}
+            "model_version": version, "model_id": model_id}
     write_run_json(models / RUN, **info)
     log.info("MLflow run %s; registered %s version %s as candidate", info["run_id"],
              cfg.mlflow.registered_model, version)
 
 
+def best_epoch(history: pd.DataFrame, seconds: float) -> dict[str, float]:
+    """The epoch (numbered from 1, as history.csv, the PNG and MLflow's steps) with the
+    lowest val_loss and its figures, logged to the active run with the training time."""
+    best = history.loc[history["val_loss"].idxmin()]
+    numbers = {"train_seconds": seconds, "best_epoch": int(best["epoch"]),
+               "best_val_loss": float(best["val_loss"]),
+               "best_val_accuracy": float(best["val_accuracy"])}
+    mlflow.log_metrics(numbers)
+    return numbers
+
+
 def logged_params(cfg: Config) -> dict:
-    """The params this stage reads (its dvc.yaml `params:`), as the run's params."""
-    sections = {"train": cfg.train, "augment": cfg.augment, "extract": cfg.extract,
-                "mlflow": cfg.mlflow, f"datasets.{STARS}": cfg.datasets[STARS]}
-    if uses_backbone(cfg.train):
-        sections["pretrain"] = cfg.pretrain
+    """The params the chosen model reads, as the run's params: a head on embeddings logs its
+    own section and the embedder, a CNN the training knobs, the augmentation it trains on
+    and the backbone it is built on; both the data set and how faces were cut."""
+    t = cfg.train.model_dump(mode="json")
+    data = {f"datasets.{STARS}.download": cfg.datasets[STARS].download.model_dump(mode="json"),
+            "extract": {k: getattr(cfg.extract, k) for k in ("detector", "image_size",
+                                                             "color_mode")}}
     if cfg.train.model == "embedding_head":
-        sections["faces"] = cfg.faces
-    return {name: section.model_dump(mode="json") for name, section in sections.items()}
+        return {"train": {k: t[k] for k in ("model", "seed", "embedding_head")},
+                "faces.embedder": cfg.faces.embedder, **data}
+    t.pop("embedding_head")
+    if cfg.train.model != "transfer":
+        t.pop("transfer")
+    sections = {"train": t, **data}
+    if cfg.train.use_augmented or cfg.train.online_augmentation:
+        sections["augment"] = cfg.augment.model_dump(mode="json")
+    if uses_backbone(cfg.train):
+        sections["pretrain"] = cfg.pretrain.model_dump(mode="json")
+    return sections
 
 
 if __name__ == "__main__":

@@ -82,30 +82,44 @@ def _mlflow_state() -> Iterator[None]:
 
 
 STORES = [REPO_ROOT / "mlruns", REPO_ROOT / "mlflow.db"]
-_STORES_BEFORE = pytest.StashKey[list]()
+_STORES_BEFORE = pytest.StashKey[dict]()
+
+
+def _stores() -> dict[str, object]:
+    """What the repo's default stores hold: run folders under `mlruns/` (experiment/run),
+    and the sqlite file's size and mtime; compared, not just whether they exist, so a test
+    cannot hide its runs in a store that a `dvc repro` here made before."""
+    runs, db = STORES
+    state: dict[str, object] = {str(p): None for p in runs.glob("*/*")} if runs.is_dir() else {}
+    if db.is_file():
+        state[str(db)] = (db.stat().st_size, db.stat().st_mtime_ns)
+    return state
+
+
+def _made(before: dict[str, object]) -> list[str]:
+    after = _stores()
+    return sorted(k for k in after if k not in before or after[k] != before[k])
 
 
 @pytest.fixture(autouse=True)
 def _no_mlflow_store_in_repo() -> Iterator[None]:
-    """Every store a test makes lives in its tmp dir: none may leave `mlruns/` or the default
-    `mlflow.db` here."""
-    before = [s.exists() for s in STORES]
+    """Every store a test makes lives in its tmp dir: none may add runs to `mlruns/` or
+    write to the default `mlflow.db` here."""
+    before = _stores()
     yield
-    made = [str(s) for s, was in zip(STORES, before, strict=True) if s.exists() and not was]
-    assert made == [], "a test wrote to MLflow's default store in the repo"
+    assert _made(before) == [], "a test wrote to MLflow's default store in the repo"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_STORES_BEFORE] = [s.exists() for s in STORES]
+    session.config.stash[_STORES_BEFORE] = _stores()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Fixtures too: a store made here during the session fails the run."""
-    made = [str(s) for s, was in zip(STORES, session.config.stash[_STORES_BEFORE], strict=True)
-            if s.exists() and not was]
+    """Fixtures too: a store written here during the session fails the run."""
+    made = _made(session.config.stash[_STORES_BEFORE])
     if made:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        print(f"\nERROR: the tests wrote MLflow's default store into the repo: {made}")
+        print(f"\nERROR: the tests wrote MLflow's default store in the repo: {made[:5]}")
 
 
 # --- small real models and the data they were trained on (model and stages tiers) ---------

@@ -38,8 +38,10 @@ BACKBONE_REPORT = "backbone_report.json"
 CHECKPOINTS = "checkpoints"  # train's, while it runs (resumable); pretrain's is PRETRAIN_…
 PRETRAIN_CHECKPOINTS = "pretrain_checkpoints"
 
-# evaluate / calibrate outputs
-METRICS = "metrics.json"
+# evaluate / calibrate / report outputs
+EVALUATION = "evaluation.json"  # evaluate's full report: per class, gate decision
+METRICS = "metrics.json"  # report's headline numbers, what dvc.yaml's `metrics:` declares
+MODEL_CARD = "model_card.md"
 CHAMPION = "champion.json"  # in `paths.models`: the promoted model the gate compares against
 OPEN_SET = "open_set.json"
 PYFUNC = "pyfunc.json"

@@ -16,6 +16,7 @@ import mlflow
 import urllib3
 import yaml
 
+from starrec.artifacts import STARS
 from starrec.config import DownloadParams, MlflowParams
 from starrec.flat import flatten
 from starrec.io import write_json_atomic
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 LOCAL_FALLBACK_URI = "sqlite:///mlflow.db"
 RUN_KEYS = ("run_id", "experiment_id", "tracking_uri", "registered_model", "model_version")
+OPTIONAL_RUN_KEYS = ("model_id",)  # the logged model (MLflow 3): metrics linked to it
+# DVC's record of the repro under way: rewritten as stages finish, so not what makes a run
+# `git.dirty` (its data hashes are the run's dvc.* tags)
+LOCK_FILES = ("dvc.lock", "research/dvc.lock")
 DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecords", "augment")
 PARENT_ENV = "STARREC_SEARCH_PARENT"  # `starrec search`: its MLflow run, each trial's parent
 # what a logged model needs to run as it runs here (the installed TF dist is whichever exists)
@@ -95,11 +100,12 @@ def connect(cfg: MlflowParams) -> str:
 
 
 def write_run_json(path: Path, **run: Any) -> Path:
-    """run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version}."""
+    """run.json: {run_id, experiment_id, tracking_uri, registered_model, model_version[,
+    model_id]}."""
     missing = [k for k in RUN_KEYS if k not in run]
     if missing:
         raise ValueError(f"run.json needs {', '.join(missing)}")
-    write_json_atomic(path, {k: run[k] for k in RUN_KEYS})
+    write_json_atomic(path, {k: run[k] for k in (*RUN_KEYS, *OPTIONAL_RUN_KEYS) if k in run})
     return Path(path)
 
 
@@ -157,17 +163,23 @@ def _git(repo: Path, *args: str) -> str | None:
     return done.stdout.strip()
 
 
-def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES) -> dict[str, str]:
-    """{"dvc.<stage>.<out path>": md5} for the data stages' outputs recorded in dvc.lock."""
+def dvc_lock_hashes(lock_file: Path, stages: tuple[str, ...] = DATA_STAGES,
+                    datasets: tuple[str, ...] = (STARS,)) -> dict[str, str]:
+    """{"dvc.<stage>.<out path>": md5} for the outputs dvc.lock records of the data stages
+    run on `datasets` (the model stages' data; no `@` in the key: MLflow refuses it in a
+    model version's tag)."""
     try:
         lock = yaml.safe_load(Path(lock_file).read_text()) or {}
     except (OSError, yaml.YAMLError):
         return {}
     hashes = {}
-    for stage in stages:
-        for out in (lock.get("stages", {}).get(stage) or {}).get("outs", []) or []:
+    for name, stage in (lock.get("stages") or {}).items():
+        base, _, dataset = name.partition("@")  # `download@stars`: a data set's stage
+        if base not in stages or (dataset and dataset not in datasets):
+            continue
+        for out in (stage or {}).get("outs", []) or []:
             if out.get("md5"):
-                hashes[f"dvc.{stage}.{out['path']}"] = out["md5"]
+                hashes[f"dvc.{base}.{out['path']}"] = out["md5"]
     return hashes
 
 
@@ -182,10 +194,16 @@ def experiment_tags(env: Mapping[str, str]) -> dict[str, str]:
     return tags
 
 
+def run_name(stage: str, model: str, repo: Path) -> str:
+    """`train embedding_head @ 316282e`: what ran, on which commit (the runs table's name)."""
+    commit = _git(Path(repo), "rev-parse", "--short", "HEAD")
+    return f"{stage} {model}" + (f" @ {commit}" if commit else "")
+
+
 def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, str]:
-    """Tags tying a run to code and data: git commit + dirty flag, dvc.lock hashes of the
-    data stages, dataset name and record counts per split, the DVC experiment and parent
-    run it belongs to."""
+    """Tags tying a run to code and data: git commit + dirty flag (tracked files changed,
+    dvc.lock aside), dvc.lock hashes of the data stages, dataset name and record counts per
+    split, the DVC experiment and parent run it belongs to."""
     repo = Path(repo)
     tags = {"dataset.name": dataset,
             **{f"dataset.size.{split}": str(n) for split, n in sizes.items()},
@@ -193,7 +211,8 @@ def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, st
     commit = _git(repo, "rev-parse", "HEAD")
     if commit:
         tags["git.commit"] = commit
-        status = _git(repo, "status", "--porcelain", "--untracked-files=no")
+        status = _git(repo, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                      *(f":(exclude){lock}" for lock in LOCK_FILES))
         tags["git.dirty"] = str(bool(status))
     tags.update(dvc_lock_hashes(repo / "dvc.lock"))
     tags.update(experiment_tags(os.environ))

@@ -47,7 +47,7 @@ def test_pipeline_runs_land_in_the_server(pipeline_run, tmp_path: Path) -> None:
     assert train_run.info.run_id in {r.info.run_id for r in runs}
     assert len(runs) == 1  # train's run (evaluate and calibrate resume it)
     # evaluate logged its test metrics into the training run
-    assert "test_accuracy" in train_run.data.metrics
+    assert "model/test/accuracy" in train_run.data.metrics
     assert train_run.data.params["train.model"] == "embedding_head"
 
     # registry: the Keras model with both aliases on this run's version, the pyfunc

@@ -28,7 +28,7 @@ def test_two_epochs_lower_the_loss(tfrecord_dir, tmp_path) -> None:
     after = model.evaluate(data.train, verbose=0)[0]
     assert after < before
     assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
-    assert history["epoch"].tolist() == [0, 1]
+    assert history["epoch"].tolist() == [1, 2]
     assert history["lr"].tolist() == pytest.approx([1e-3, 1e-3])
     assert not (tmp_path / "ckpt").exists()  # checkpoints removed on success
 
@@ -65,10 +65,10 @@ def test_killed_run_resumes_or_restarts_when_the_model_changed(changed, tfrecord
         history = fit_model(model, again, data, checkpoints, callbacks=[seen_epochs])
     if changed:  # other variables: the old checkpoint cannot load, so training starts over
         assert "discarded, training from the start" in caplog.text
-        assert seen == [0, 1, 2] and history["epoch"].tolist() == [0, 1, 2]
+        assert seen == [0, 1, 2] and history["epoch"].tolist() == [1, 2, 3]
     else:
         assert "resuming an interrupted run" in caplog.text and "discarded" not in caplog.text
-        assert seen == [1, 2] and history["epoch"].tolist() == [0, 1, 2]
+        assert seen == [1, 2] and history["epoch"].tolist() == [1, 2, 3]
     assert not checkpoints.exists()
 
 

@@ -77,7 +77,7 @@ def test_calibrate_stage(stage_tree) -> None:
     assert served.predictor.rule.threshold == pytest.approx(rule["threshold"])
     metrics = MlflowClient().get_run(json.loads(
         (cfg.paths.models / "run.json").read_text())["run_id"]).data.metrics
-    assert metrics["open_set_threshold"] == pytest.approx(rule["threshold"])
+    assert metrics["open_set/threshold"] == pytest.approx(rule["threshold"])
 
 
 def test_pyfunc_not_promoted_when_the_champion_is_another_run(stage_tree) -> None:

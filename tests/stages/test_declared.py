@@ -13,6 +13,7 @@ from helpers.dvc_repo import make_repo, run, stages_run
 from helpers.imports import module_file
 from helpers.paths import REPO_ROOT
 from helpers.tracking import store
+from mlflow.tracking import MlflowClient
 
 from starrec.artifacts import PUBLIC, STARS
 from starrec.config import DatasetDownload
@@ -105,8 +106,8 @@ def test_every_stage_ran_and_a_second_repro_runs_nothing(pipeline) -> None:
 @pytest.mark.parametrize("stage", sorted(
     f"{s}@{d}" for s in ("download", "extract_faces", "embed", "validate", "split",
                          "write_tfrecords")
-    for d in (STARS, PUBLIC)) + ["augment", "train", "evaluate", "calibrate", "pretrain",
-                                 "compare"])
+    for d in (STARS, PUBLIC)) + ["augment", "train", "evaluate", "calibrate", "report",
+                                 "pretrain", "compare"])
 def test_stage_reads_only_what_it_declares(pipeline, shared_datasets: Path, stage: str) -> None:
     repo, audits, _, _ = pipeline
     declared, audit = stages(repo)[stage], audits[stage]
@@ -134,6 +135,35 @@ def test_stage_reads_only_what_it_declares(pipeline, shared_datasets: Path, stag
     unlisted = sorted(k for k in keys if not any(
         k == p or k.startswith(p + ".") for p in declared["params"]))
     assert unlisted == [], f"{stage} reads params dvc.yaml does not list"
+
+
+def test_a_run_on_a_clean_checkout_is_not_dirty_and_tells_its_story(pipeline) -> None:
+    """The repo was committed, then `dvc repro` ran: no tracked file changed before train
+    tagged its run (generated files are DVC outputs, not git's; dvc.lock aside)."""
+    repo, *_ = pipeline
+    run_json = json.loads((repo / "models/run.json").read_text())
+    client = MlflowClient(run_json["tracking_uri"])
+    run = client.get_run(run_json["run_id"])
+    commit = run.data.tags["git.commit"]
+    assert run.data.tags["git.dirty"] == "False"
+    assert run.data.tags["mlflow.runName"] == f"train embedding_head @ {commit[:7]}"
+    assert "model/acc" in run.data.tags["mlflow.note.content"]
+    assert not any(k.startswith(("augment.", "predict.", "pretrain.")) for k in run.data.params)
+    model = client.get_logged_model(run_json["model_id"])
+    assert model.source_run_id == run.info.run_id
+    assert {"model/test/accuracy", "eigenfaces/test/accuracy"} <= {m.key for m in model.metrics}
+    version = client.get_model_version(run_json["registered_model"], run_json["model_version"])
+    assert version.tags["git.commit"] == commit and "model/acc" in version.tags
+    assert version.description.startswith("# ") and "## Licences" in version.description
+    history = client.get_metric_history(run.info.run_id, "val_loss")
+    assert sorted(m.step for m in history) == list(range(1, len(history) + 1))
+
+
+def test_dvc_metrics_show_fits_a_terminal(pipeline) -> None:
+    repo, *_ = pipeline
+    shown = run(["dvc", "metrics", "show"], repo).stdout
+    assert "model/acc" in shown and "gate/promoted" in shown
+    assert max(map(len, shown.splitlines())) < 200, shown
 
 
 def test_stage_leaves_only_declared_outputs(pipeline) -> None:

@@ -78,7 +78,7 @@ def test_evaluate_end_to_end(tfrecord_dir, trained, tmp_path) -> None:
     client, run1, v1 = tracked_run(cfg)
     run_main("evaluate", cfg)
     reports = cfg.paths.reports
-    report = json.loads((reports / "metrics.json").read_text())
+    report = json.loads((reports / "evaluation.json").read_text())
 
     # metrics agree with an independent prediction of the saved model on the test records
     names = read_label_map(tfrecord_dir)
@@ -100,12 +100,12 @@ def test_evaluate_end_to_end(tfrecord_dir, trained, tmp_path) -> None:
     # everything went to the same run; the first candidate beats the baseline: promoted,
     # recorded as the champion in models/champion.json, mirrored by the registry alias
     run = client.get_run(run1)
-    assert run.data.metrics["test_accuracy"] == pytest.approx(report["model"]["accuracy"])
-    assert run.data.metrics["baseline_macro_f1"] == pytest.approx(
+    assert run.data.metrics["model/test/accuracy"] == pytest.approx(report["model"]["accuracy"])
+    assert run.data.metrics["eigenfaces/test/macro_f1"] == pytest.approx(
         report["baseline"]["macro"]["f1"])
     assert run.data.tags["gate.decision"] == "promoted"
     logged = {a.path for a in client.list_artifacts(run1, "evaluate")}
-    assert {"evaluate/metrics.json", "evaluate/confusion_matrix.png", "evaluate/plots"} <= logged
+    assert {"evaluate/evaluation.json", "evaluate/confusion_matrix.png", "evaluate/plots"} <= logged
     assert report["gate"]["promoted"] and report["gate"]["champion"] is None
     champion = json.loads((cfg.paths.models / "champion.json").read_text())
     assert (champion["version"], champion["run_id"]) == (v1, run1)
@@ -117,10 +117,10 @@ def test_evaluate_end_to_end(tfrecord_dir, trained, tmp_path) -> None:
         "metric": "macro_f1", "margin": 0.5})})
     _, run2, v2 = tracked_run(cfg)
     run_main("evaluate", cfg)
-    report = json.loads((reports / "metrics.json").read_text())
+    report = json.loads((reports / "evaluation.json").read_text())
     assert not report["gate"]["promoted"] and not report["gate"]["beats_champion"]
     assert report["gate"]["champion_version"] == v1 and report["gate"]["candidate_version"] == v2
-    assert report["gate"]["champion"] == pytest.approx(run.data.metrics["test_macro_f1"])
+    assert report["gate"]["champion"] == pytest.approx(run.data.metrics["model/test/macro_f1"])
     assert json.loads((cfg.paths.models / "champion.json").read_text()) == champion
     assert str(client.get_model_version_by_alias("m", "champion").version) == v1
     assert client.get_run(run2).data.tags["gate.decision"] == "refused"
@@ -169,7 +169,7 @@ def test_a_model_on_embeddings_is_scored_on_the_embed_stage_vectors(tfrecord_dir
     client, run_id, _ = tracked_run(cfg)
     run_main("evaluate", cfg)
 
-    report = json.loads((cfg.paths.reports / "metrics.json").read_text())
+    report = json.loads((cfg.paths.reports / "evaluation.json").read_text())
     probs = head.predict(x[len(train_ids):], verbose=0)
     assert report["model"]["accuracy"] == pytest.approx((probs.argmax(1) == y_test).mean())
     x_train, x_test = x[:len(train_ids)], x[len(train_ids):]
@@ -183,7 +183,7 @@ def test_a_model_on_embeddings_is_scored_on_the_embed_stage_vectors(tfrecord_dir
     assert set(table["embedder"]) == {"embedding_head (the model)", "eigenfaces (baseline)",
                                       "sface_prototype", "sface_prototype_2shot"}
     assert (cfg.paths.reports / "comparison.png").read_bytes()[:4] == b"\x89PNG"
-    assert client.get_run(run_id).data.metrics["sface_prototype_accuracy"] == pytest.approx(
+    assert client.get_run(run_id).data.metrics["sface_prototype/test/accuracy"] == pytest.approx(
         methods["sface_prototype"]["accuracy"])
     (cfg.paths.embeddings / "sface.npz").unlink()
     np.savez(cfg.paths.embeddings / "sface.npz", face_id=ids[1:], x=x[1:].astype("f4"))

@@ -32,7 +32,7 @@ def test_train_stage_outputs_and_mlflow_run(tfrecord_dir, augmented_dir, tmp_pat
     models = cfg.paths.models
     info = json.loads((models / "run.json").read_text())
     assert set(info) == {"run_id", "experiment_id", "tracking_uri", "registered_model",
-                         "model_version"}
+                         "model_version", "model_id"}
     assert info["tracking_uri"] == tracking.tracking_uri and info["model_version"] == 1
     meta = json.loads((models / "model_meta.json").read_text())
     assert meta["classes"] == json.loads((tfrecord_dir / "label_map.json").read_text())["classes"]
@@ -52,8 +52,10 @@ def test_train_stage_outputs_and_mlflow_run(tfrecord_dir, augmented_dir, tmp_pat
     assert not any(k.startswith(("pretrain.", "evaluate.", "predict.")) for k in params)
     assert run.data.tags["dataset.name"] == "lfw-subset (folder, >= 70 per class)"
     assert int(run.data.tags["dataset.size.train_aug"]) > 0
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
-        assert len(client.get_metric_history(info["run_id"], key)) == 2, key
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):  # step = epoch from 1
+        steps = [m.step for m in client.get_metric_history(info["run_id"], key)]
+        assert sorted(steps) == [1, 2], key
+    assert client.get_logged_model(info["model_id"]).source_run_id == info["run_id"]
     artifacts = {a.path for a in client.list_artifacts(info["run_id"])}
     assert {"learning_curves.png", "model_summary.txt", "label_map.json"} <= artifacts
 

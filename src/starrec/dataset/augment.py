@@ -163,20 +163,21 @@ def write_augmented(cfg: AugmentParams, schema: dict[str, Any], classes: list[st
 
 
 def save_preview(rows: list[tuple[str, list[np.ndarray]]], path: Path) -> None:
-    """One row per original (titled with its class), then its augmented copies."""
+    """One row per train face: the original (its class at left), then its augmented copies."""
     n_cols = max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.4 * n_cols, 1.4 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.4 * n_cols + 1.2, 1.4 * len(rows) + 0.5),
+                             squeeze=False, layout="constrained")
     for r, (name, images) in enumerate(rows):
         for c, ax in enumerate(axes[r]):
             ax.axis("off")
             if c < len(images):
                 img = images[c]
                 ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)
-        axes[r][0].set_title(name, fontsize=7)
-    for c in range(1, n_cols):
-        axes[0][c].set_title(f"copy {c}", fontsize=7)
-    fig.tight_layout()
+        axes[r][0].text(-0.08, 0.5, name.replace("_", " "), transform=axes[r][0].transAxes,
+                        ha="right", va="center", fontsize=7)
+    for c in range(n_cols):
+        axes[0][c].set_title("original" if c == 0 else f"copy {c}", fontsize=8)
+    fig.suptitle("augment: train faces and their augmented copies", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

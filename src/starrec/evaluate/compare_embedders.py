@@ -10,6 +10,7 @@ classifiers, so a row differs from another only by the embedder or the classifie
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def plot_comparison(df: pd.DataFrame, path: Path, title: str, baseline: str | No
     wide = df.pivot_table(index=["embedder", "method"], columns="metric", values="value",
                           sort=False)
     metrics = [m for m in ("accuracy", "macro_f1") if m in wide.columns]
-    labels = [f"{e}\n{m}" for e, m in wide.index]
+    labels = ["\n".join(textwrap.wrap(f"{e} {m}".replace("_", " "), 16)) for e, m in wide.index]
     pos = np.arange(len(wide))
     width = 0.8 / len(metrics)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(wide) + 1.5), 4.2))
@@ -105,7 +106,7 @@ def plot_comparison(df: pd.DataFrame, path: Path, title: str, baseline: str | No
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
         if baseline is not None and baseline in wide.index.get_level_values(0):
             ax.axhline(wide.loc[baseline, metric].max(), color=colour, ls="--", lw=1,
-                       label=f"baseline {baseline}: best {metric.replace('_', '-')}")
+                       label=f"{baseline}: {metric.replace('_', '-')}")
     ax.set_xticks(pos, labels, fontsize=8)
     ax.set(ylim=(0, 1.08), ylabel="score on the test faces", title=title)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -122,10 +122,10 @@ def record(client: MlflowClient, report: dict[str, Any], run: dict[str, Any],
         client.set_model_version_tag(model, version, "gate", "promoted" if promoted else "refused")
     if champion is not None and champion["registered_model"] == model:
         _mirror(client, champion, alias)
-    numbers = {"gate_candidate": report["candidate"], "gate_baseline": report["baseline"],
-               "gate_promoted": float(promoted)}
+    numbers = {"gate/candidate": report["candidate"], "gate/baseline": report["baseline"],
+               "gate/promoted": float(promoted)}
     if report["champion"] is not None:
-        numbers["gate_champion"] = report["champion"]
+        numbers["gate/champion"] = report["champion"]
     now = int(time.time() * 1000)
     client.log_batch(run["run_id"], metrics=[Metric(k, float(v), now, 0)
                                              for k, v in numbers.items()])

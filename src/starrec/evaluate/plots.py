@@ -30,7 +30,9 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 
 def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
-    """Two panels: raw counts and row-normalised (recall per actual class)."""
+    """Two panels, actual class along x and predicted along y (as `dvc plots show` draws
+    DVC's confusion template): raw counts, and each actual class's column normalised (its
+    recall on the diagonal). `cm` rows are actual classes, columns predicted."""
     n = len(class_names)
     side = max(5.0, 0.35 * n + 2.5)  # a cell stays ~0.35 in (25 pt) wide, labels fit
     font = float(np.clip(12 - n / 8, 7, 10))
@@ -38,15 +40,15 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, title
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 2, side + 1), constrained_layout=True)
-    for ax, data, label, fmt in ((axes[0], cm, "counts", "d"),
-                                 (axes[1], norm, "row-normalised", ".2f")):
-        im = ax.imshow(data, cmap="Blues", vmin=0, vmax=1 if data is norm else None)
+    for ax, data, label, fmt in ((axes[0], cm.T, "counts", "d"),
+                                 (axes[1], norm.T, "share of each actual class", ".2f")):
+        im = ax.imshow(data, cmap="Blues", vmin=0, vmax=1 if fmt == ".2f" else None)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
         ax.set_title(f"{title}: {label}", fontsize=font + 2)
         ax.set_xticks(range(n), class_names, rotation=90, fontsize=font)
         ax.set_yticks(range(n), class_names, fontsize=font)
-        ax.set_xlabel("predicted", fontsize=font + 1)
-        ax.set_ylabel("actual", fontsize=font + 1)
+        ax.set_xlabel("actual", fontsize=font + 1)
+        ax.set_ylabel("predicted", fontsize=font + 1)
         if annotate:
             threshold = data.max() / 2 if data.max() else 1
             for i, j in np.ndindex(data.shape):

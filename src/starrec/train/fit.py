@@ -35,7 +35,8 @@ def compile_model(model: keras.Model, cfg: TrainParams) -> None:
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Progress: one log line per epoch; metrics to the active MLflow run, step = epoch."""
+    """Progress: one log line per epoch; metrics to the active MLflow run, step = epoch
+    numbered from 1 (as history.csv)."""
 
     def __init__(self, epochs: int):
         super().__init__()
@@ -51,7 +52,7 @@ class EpochLog(keras.callbacks.Callback):
                  "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
                  time.perf_counter() - self.start)
         if mlflow.active_run() is not None:
-            mlflow.log_metrics(metrics, step=epoch)
+            mlflow.log_metrics(metrics, step=epoch + 1)
 
 
 def fingerprint(model: keras.Model, params: Any, data: Any) -> str:

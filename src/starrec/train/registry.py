@@ -4,7 +4,6 @@ log + register the Keras model with the `candidate` alias."""
 from __future__ import annotations
 
 import io
-import tempfile
 from pathlib import Path
 
 import keras
@@ -37,10 +36,11 @@ def remember_run(checkpoints: Path, run_id: str) -> None:
 
 
 def log_keras_model(model: keras.Model, example: np.ndarray, classes: list[str],
-                    artifacts: list[Path], name: str) -> int:
-    """Into the active run: `artifacts`, the model summary and label map, the keras-flavour
-    model (signature + input example); registered as `name` with alias `candidate`.
-    Returns the registered version."""
+                    artifacts: list[Path], name: str) -> tuple[int, str]:
+    """Into the active run: `artifacts`, the model summary and label map, and the model as a
+    logged model (keras flavour, signature from `example`: the run's and experiment's Models
+    views list it), registered as `name` with alias `candidate`. Returns the registered
+    version and the logged model's id (test metrics are linked to it)."""
     for file in artifacts:
         mlflow.log_artifact(str(file))
     summary = io.StringIO()
@@ -48,13 +48,11 @@ def log_keras_model(model: keras.Model, example: np.ndarray, classes: list[str],
     mlflow.log_text(summary.getvalue(), "model_summary.txt")
     mlflow.log_dict({"classes": classes}, LABEL_MAP)
     signature = infer_signature(example, np.asarray(model.predict(example, verbose=0)))
-    # mlflow 3.17's keras log_model writes the input example before creating its model dir
-    # (FileNotFoundError), so save the flavour into a dir made here, then log and register it.
-    with tempfile.TemporaryDirectory() as tmp:
-        mlflow.keras.save_model(model, tmp, signature=signature, input_example=example,
-                                pip_requirements=pip_requirements())
-        mlflow.log_artifacts(tmp, "model")
-    run_id = mlflow.active_run().info.run_id
-    version = int(mlflow.register_model(f"runs:/{run_id}/model", name).version)
+    # no input_example: mlflow 3.17's keras log_model writes it before making its model
+    # dir (FileNotFoundError); the signature carries the input's shape and dtype
+    info = mlflow.keras.log_model(model, name="model", signature=signature,
+                                  pip_requirements=pip_requirements(),
+                                  registered_model_name=name)
+    version = int(info.registered_model_version)
     MlflowClient().set_registered_model_alias(name, CANDIDATE, str(version))
-    return version
+    return version, info.model_id

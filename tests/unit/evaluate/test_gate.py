@@ -106,14 +106,14 @@ def test_record_mirrors_the_champion_into_the_registry(tmp_path: Path) -> None:
     assert str(client.get_model_version_by_alias("m", "champion").version) == v1
     assert client.get_model_version("m", v1).tags["gate"] == "promoted"
     logged = client.get_run(run1).data
-    assert logged.tags["gate.decision"] == "promoted" and logged.metrics["gate_promoted"] == 1.0
+    assert logged.tags["gate.decision"] == "promoted" and logged.metrics["gate/promoted"] == 1.0
 
     run2, v2 = _register(client)
     report, kept = judge(cfg, champion, run(run2, int(v2)), scores(0.75), scores(0.7))
     record(client, report, run(run2, int(v2)), kept, "champion")
     assert str(client.get_model_version_by_alias("m", "champion").version) == v1
     logged = client.get_run(run2).data
-    assert logged.tags["gate.decision"] == "refused" and logged.metrics["gate_champion"] == 0.8
+    assert logged.tags["gate.decision"] == "refused" and logged.metrics["gate/champion"] == 0.8
 
     # a champion recorded elsewhere (another clone's registry) leaves the alias alone
     stranger = {**kept, "version": "99", "run_id": "elsewhere"}

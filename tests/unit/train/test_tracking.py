@@ -20,6 +20,7 @@ from starrec.tracking import (
     dvc_lock_hashes,
     flatten_params,
     read_run_json,
+    run_name,
     run_tags,
     write_run_json,
 )
@@ -122,16 +123,22 @@ def test_run_tags_git_and_dvc_lock(tmp_path) -> None:
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "dvc.lock").write_text(
-        "schema: '2.0'\nstages:\n  write_tfrecords:\n    cmd: x\n    outs:\n"
+        "schema: '2.0'\nstages:\n  write_tfrecords@stars:\n    cmd: x\n    outs:\n"
         "    - path: data/tfrecords\n      md5: abc.dir\n      size: 10\n"
+        "  write_tfrecords@public:\n    outs:\n    - path: data/public/tfrecords\n      md5: p\n"
         "  train:\n    outs:\n    - path: models/model.keras\n      md5: fff\n")
-    subprocess.run([*git, "add", "dvc.lock"], cwd=tmp_path, check=True)
+    (tmp_path / "params.yaml").write_text("train: {}\n")
+    subprocess.run([*git, "add", "dvc.lock", "params.yaml"], cwd=tmp_path, check=True)
     subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
     tags = run_tags(tmp_path, "lfw-7", {"train": 700, "val": 250})
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] == "False"
     assert tags["dvc.write_tfrecords.data/tfrecords"] == "abc.dir"
     assert "dvc.train.models/model.keras" not in tags  # only the data stages
+    assert "dvc.write_tfrecords.data/public/tfrecords" not in tags  # of the star data set
     assert tags["dataset.size"] == "950" and tags["dataset.size.val"] == "250"
-    (tmp_path / "dvc.lock").write_text("stages: {}\n")
+    assert run_name("train", "star_cnn", tmp_path) == f"train star_cnn @ {tags['git.commit'][:7]}"
+    (tmp_path / "dvc.lock").write_text("stages: {}\n")  # DVC's record of a repro under way
+    assert run_tags(tmp_path, "x", {})["git.dirty"] == "False"
+    (tmp_path / "params.yaml").write_text("train: {epochs: 1}\n")
     assert run_tags(tmp_path, "x", {})["git.dirty"] == "True"
     assert dvc_lock_hashes(tmp_path / "missing.lock") == {}
