@@ -93,7 +93,8 @@ def labels_of(answer: dict) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--model", help="default: params.yaml's predict registered model@alias")
+    parser.add_argument("--model", help="default: the version calibrate registered "
+                        "(models/pyfunc.json), else the registry's champion")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
@@ -103,7 +104,10 @@ def main() -> int:
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     p = params["predict"]
-    model = args.model or f"models:/{p['registered_model']}@{p['alias']}"
+    built = REPO / params["paths"]["models"] / "pyfunc.json"  # the version calibrate logged
+    model = args.model or (
+        "models:/{registered_model}/{model_version}".format(**json.loads(built.read_text()))
+        if built.is_file() else f"models:/{p['registered_model']}@{p['alias']}")
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or params["mlflow"]["tracking_uri"]
     stars = params["datasets"]["stars"]["download"]
     folder = (REPO / stars["folder"]["path"]) if stars.get("source") == "folder" else None

@@ -23,8 +23,6 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["download@stars", "extract_faces@stars", "embed@stars", "validate@stars",
-          "split@stars", "write_tfrecords@stars", "augment", "train", "evaluate", "calibrate"]
 log = logging.getLogger("benchmarks.stages")
 
 
@@ -55,7 +53,9 @@ def run_stages(repo: Path, env: dict[str, str], results: dict, out: Path) -> dic
     """Each stage in turn; `out` rewritten after each (marked partial), so a cut-off run
     still leaves the stages it measured."""
     stages = {}
-    for stage in STAGES:
+    names = subprocess.run(["dvc", "stage", "list", "--name-only", "dvc.yaml"], cwd=repo,
+                           env=env, capture_output=True, text=True, check=True).stdout.split()
+    for stage in names:  # dvc.yaml's order: each stage after the ones it reads
         log.info("dvc repro -s %s", stage)
         m = measured(["dvc", "repro", "-s", stage], repo, env)
         m.pop("output")

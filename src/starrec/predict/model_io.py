@@ -30,6 +30,14 @@ class ModelLoadError(RuntimeError):
     """The model cannot be found or is not a starrec model (the message says which and why)."""
 
 
+def batched_proba(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """`model`'s outputs in batches of `batch_size`, by `predict_on_batch`: `predict` builds a
+    tf.data pipeline on every call, 57 of the 76 ms a one-face photo took to recognise."""
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]), np.float32)
+                           for i in range(0, len(x), batch_size)]) if len(x) else np.zeros(
+        (0, model.output_shape[-1]), np.float32)
+
+
 @dataclass
 class KerasClassifier:
     """The train stage's softmax model, with the class names and crop params it was trained on."""
@@ -42,8 +50,7 @@ class KerasClassifier:
     batch_size: int
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict(images, batch_size=self.batch_size, verbose=0),
-                          dtype=np.float32)
+        return batched_proba(self.model, images, self.batch_size)
 
 
 @dataclass
@@ -67,8 +74,7 @@ class EmbeddingClassifier:
     def proba_of_embeddings(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return np.asarray(self.head.predict(np.asarray(x, np.float32),
-                                            batch_size=self.batch_size, verbose=0), np.float32)
+        return batched_proba(self.head, np.asarray(x, np.float32), self.batch_size)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.proba_of_embeddings(self.embed(images))
