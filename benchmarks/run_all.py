@@ -83,6 +83,26 @@ stage's tree (wait4's ru_maxrss), not the sum. Cores busy = CPU (user + sys) / w
 """
 
 
+# Where a stage leaves the second core idle (read off the figures and the stages' logs).
+# Python imports run on one core: TensorFlow ~4-5 s of CPU, mlflow.keras ~6 s,
+# great_expectations ~3.5 s (`/usr/bin/time python -c "import tensorflow"`).
+STAGE_NOTES = {
+    "download": "copies files and hashes them: disk-bound, a few seconds",
+    "extract_faces": "two worker processes (extract.n_jobs); the parent gathers rows",
+    "embed": "OpenCV's dnn runs SFace on every core; reading the crops is serial",
+    "validate": "most of it is importing great_expectations (one core); the suite is fast",
+    "split": "seconds of pandas: nothing worth spreading",
+    "write_tfrecords": "TensorFlow's import (one core) is most of it; writing runs at ~11k "
+                       "images/s (input pipeline below)",
+    "augment": "TensorFlow's import, then one tf.data pass over the train split",
+    "train": "imports (TensorFlow, mlflow.keras) and logging the model take most of it; the "
+             "head's epochs are milliseconds of small matrix products",
+    "evaluate": "imports, then scikit-learn's eigenfaces grid (n_jobs 1: seconds)",
+    "calibrate": "OpenCV's dnn (every core) on the held-out people's photos; imports serial",
+    "report": "imports and a few MLflow calls",
+}
+
+
 def render(r: dict) -> str:
     """docs/benchmarks.md from results.json: one table per benchmark that wrote figures."""
     out = [HEADER, "## Runs\n", "| benchmark | exit | s | finished |", "|---|---|---|---|"]
@@ -92,9 +112,10 @@ def render(r: dict) -> str:
         st = r["stages"]
         out += ["", f"## Default pipeline, stage by stage ({st['cpus']} CPUs, load "
                 f"{st['load_avg_1m_at_start']} at start)\n",
-                "| stage | wall s | CPU s | cores busy | peak RSS MiB |", "|---|---|---|---|---|"]
-        out += [f"| {n} | {v['wall_s']} | {v['cpu_s']} | {v['cores_busy']} | {v['peak_rss_mib']} |"
-                for n, v in st["stages"].items()]
+                "| stage | wall s | CPU s | cores busy | peak RSS MiB | why not 2 cores |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {n} | {v['wall_s']} | {v['cpu_s']} | {v['cores_busy']} | {v['peak_rss_mib']} "
+                f"| {STAGE_NOTES.get(n.split('@')[0], '')} |" for n, v in st["stages"].items()]
         if st.get("partial"):
             out += ["", "*Partial: the run was cut off after the stages above.*"]
         else:

@@ -53,6 +53,18 @@ def stage(name: str, cwd: Path, repo_root: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def pool_workers(pid: int) -> list[psutil.Process]:
+    """The stage's pool workers: spawned children, not multiprocessing's resource tracker."""
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 def temps(where: Path) -> list[str]:
     return sorted(p.name for p in where.rglob("*") if ".tmp-" in p.name or ".fetch." in p.name)
 
@@ -89,7 +101,7 @@ def test_kill_extract_then_rerun(raw: Path, tmp_path: Path, repo_root: Path) -> 
                  extract={"n_jobs": 2})
     proc = stage("extract_faces", tmp_path, repo_root)
     try:
-        workers = wait_for(lambda: len(c := psutil.Process(proc.pid).children()) == 2 and c)
+        workers = wait_for(lambda: len(w := pool_workers(proc.pid)) == 2 and w)
         wait_for(lambda: list(tmp_path.glob("faces/.faces.tmp-*/*/*.png")))  # mid-write
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -116,7 +128,7 @@ def test_dead_worker_is_one_line(raw: Path, tmp_path: Path, repo_root: Path) -> 
                  extract={"n_jobs": 2})
     proc = stage("extract_faces", tmp_path, repo_root)
     try:
-        workers = wait_for(lambda: len(c := psutil.Process(proc.pid).children()) == 2 and c)
+        workers = wait_for(lambda: len(w := pool_workers(proc.pid)) == 2 and w)
         wait_for(lambda: list(tmp_path.glob(".faces.tmp-*/*/*.png")))
         os.kill(workers[0].pid, signal.SIGKILL)
         said, _ = proc.communicate(timeout=60)

@@ -1,6 +1,6 @@
 """Fixtures for the shared-infrastructure tests: a real PostgreSQL + MLflow tracking server
 started by the user's command (`python -m starrec.tracking_server`, what `make tracking-server`
-runs), and one tiny real pipeline run against it (`dvc repro calibrate` in a throwaway repo).
+runs), and one tiny real pipeline run against it (`dvc repro` in a throwaway repo).
 
 Both are session-scoped: the pipeline run (~1.5 min on 2 cores) is shared by the tracking and
 the DVC-remote tests. Nothing is written into the checkout; every process started here is
@@ -30,7 +30,7 @@ from starrec.tracking_server import free_port, port_open
 SERVER_START_TIMEOUT_S = 240
 EXPERIMENT = "starrec-it"
 
-# A tiny, real run of the whole pipeline (train → evaluate → calibrate): 3 stars of the LFW
+# A tiny, real run of the whole pipeline (… train → evaluate → calibrate → report): 3 stars of the LFW
 # subset (20 photos each), 5 other people of lfw-original-10x10 as unknown
 # people (2 photos each), the default embedding head. Only params.yaml keys: no stage code
 # is imported.
@@ -185,7 +185,7 @@ DATA_TARGETS = ["augment"]
 @pytest.fixture(scope="session")
 def pipeline_run(request: pytest.FixtureRequest, shared_datasets: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """`dvc repro calibrate` of the tiny pipeline with MLFLOW_TRACKING_URI = the server (the
+    """`dvc repro` of the tiny pipeline with MLFLOW_TRACKING_URI = the server (the
     data stages run first, while the server is starting)."""
     params = tiny_params(shared_datasets, EXPERIMENT)
     params["mlflow"]["tracking_uri"] = "sqlite:///must-not-be-used.db"  # the env var must win
@@ -195,6 +195,6 @@ def pipeline_run(request: pytest.FixtureRequest, shared_datasets: Path,
         data = pool.submit(dvc_repo.run, ["dvc", "repro", *DATA_TARGETS], repo)
         server: Server = request.getfixturevalue("tracking_server")
         stages = dvc_repo.stages_run(data.result().stdout)
-    done = dvc_repo.run(["dvc", "repro", "calibrate"], repo, MLFLOW_TRACKING_URI=server.url)
+    done = dvc_repo.run(["dvc", "repro", "dvc.yaml"], repo, MLFLOW_TRACKING_URI=server.url)
     stages += dvc_repo.stages_run(done.stdout)
     return PipelineRun(repo, server, stages, time.monotonic() - start)

@@ -1,5 +1,5 @@
 """The shared tracking server for real: PostgreSQL + `mlflow server` started by the user's
-command, the pipeline's train → evaluate → calibrate run against it through `dvc repro` with
+command, the pipeline's train → evaluate → calibrate → report run against it through `dvc repro` with
 MLFLOW_TRACKING_URI, then runs, registered versions and aliases checked through MlflowClient
 and the rows checked in PostgreSQL itself."""
 
@@ -28,7 +28,7 @@ from starrec.tracking_server import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # the shared pipeline run: ~2-5 min
 
-MODEL_STAGES = ["train", "evaluate", "calibrate"]
+MODEL_STAGES = ["train", "evaluate", "calibrate", "report"]
 
 
 def test_pipeline_runs_land_in_the_server(pipeline_run, tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_pipeline_runs_land_in_the_server(pipeline_run, tmp_path: Path) -> None:
     train_run = client.get_run(run_json["run_id"])
     assert train_run.info.status == "FINISHED"
     assert train_run.info.run_id in {r.info.run_id for r in runs}
-    assert len(runs) == 1  # train's run (evaluate and calibrate resume it)
+    assert len(runs) == 1  # train's run (evaluate, calibrate and report resume it)
     # evaluate logged its test metrics into the training run
     assert "model/test/accuracy" in train_run.data.metrics
     assert train_run.data.params["train.model"] == "embedding_head"
@@ -81,7 +81,7 @@ def test_runs_and_registry_are_rows_in_postgresql(pipeline_run) -> None:
         cur.execute("SELECT e.name, r.status FROM runs r JOIN experiments e "
                     "ON e.experiment_id = r.experiment_id WHERE r.run_uuid = %s", (run_id,))
         assert cur.fetchall() == [(experiment_name, "FINISHED")]
-        cur.execute("SELECT key FROM metrics WHERE run_uuid = %s AND key = 'test_accuracy'",
+        cur.execute("SELECT key FROM metrics WHERE run_uuid = %s AND key = 'model/test/accuracy'",
                     (run_id,))
         assert cur.fetchone() is not None
         cur.execute("SELECT name, alias, version FROM registered_model_aliases "
