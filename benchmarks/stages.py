@@ -3,7 +3,7 @@ CPU user+sys, cores busy = CPU / wall, peak RSS of the largest process of the st
 from wait4), then a no-op `dvc repro` (its time and the stages it ran: must be 0), and Beam
 1 vs 2 DirectRunner workers on extract_faces. Writes its figures as JSON.
 
-    python benchmarks/stages.py --out benchmarks/stages.json [--beam-photos 600]
+    python benchmarks/stages.py --out benchmarks/stages.json [--beam-photos 1200]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def beam_workers(repo: Path, env: dict[str, str], python: str, photos: int) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--beam-photos", type=int, default=600)
+    parser.add_argument("--beam-photos", type=int, default=1200)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
