@@ -4,6 +4,7 @@ is the one an uninterrupted run wrote (the same hashes in dvc.lock), with nothin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -32,7 +33,10 @@ def outs(repo: Path) -> dict[str, dict[str, str]]:
 def building(repo: Path) -> list[str]:
     """A stage's build dir inside its output (data/<out>/.<out>.tmp-...): a cheap glob, so
     the short write of a small data set is seen."""
-    return sorted(p.relative_to(repo).as_posix() for p in repo.glob("data/*/.*.tmp-*"))
+    try:
+        return sorted(p.relative_to(repo).as_posix() for p in repo.glob("data/*/.*.tmp-*"))
+    except FileNotFoundError:  # DVC removed an output while we looked
+        return []
 
 
 def strays(repo: Path) -> list[str]:
@@ -77,11 +81,15 @@ def kill_mid_write(path: Path, name: str) -> list[str]:
         while not building(path) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.001)
         caught = building(path)
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it finished before the kill: nothing was interrupted
+            caught = []
         proc.wait(10)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
     return caught
 
 
