@@ -5,7 +5,6 @@ one line and exit status 1, said before any slow work, and leaves nothing behind
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +14,10 @@ from pathlib import Path
 import pytest
 from helpers.faces import copy_photos, make_raw
 from helpers.faults import case
-from helpers.params import write_params
+from helpers.params import section, write_params
+
+from starrec.artifacts import MODEL_META
+from starrec.model_meta import ModelMeta, write_meta
 
 PHOTO = "lfw-subset/George_Robertson/George_Robertson_0001.jpg"
 
@@ -34,6 +36,13 @@ def starrec(*args: str, cwd: Path) -> tuple[int, str]:
 
 def files(where: Path) -> list[str]:
     return sorted(p.relative_to(where).as_posix() for p in where.rglob("*"))
+
+
+def write_classifier_meta(models: Path) -> None:
+    """A real classifier's model_meta.json (a head on SFace vectors), as train writes it."""
+    write_meta(models / MODEL_META, ModelMeta(image_size=112, channels=3,
+                                              extract=section("extract"), classes=["a", "b"],
+                                              model="embedding_head", embedder="sface"))
 
 
 @pytest.fixture()
@@ -67,12 +76,11 @@ def test_predict_non_model_file(project: Path, shared_datasets: Path) -> None:
 
 @case("predict", "`--model` a garbage .keras file with a real model_meta.json beside it",
       "exit 1, one line: not a Keras model, with Keras' reason")
-def test_predict_garbage_keras_file(project: Path, shared_datasets: Path,
-                                    repo_root: Path) -> None:
+def test_predict_garbage_keras_file(project: Path, shared_datasets: Path) -> None:
     models = project / "models"
     models.mkdir()
     (models / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
-    shutil.copy(repo_root / "models" / "model_meta.json", models / "model_meta.json")
+    write_classifier_meta(models)
     code, said = starrec("predict", shared_datasets / PHOTO, "--model", models / "model.keras",
                          cwd=project)
     assert code == 1
@@ -133,12 +141,11 @@ def test_enroll_without_a_model(project: Path, shared_datasets: Path) -> None:
 
 
 @case("enroll", "`--model` a garbage .keras file", "exit 1, one line: not a Keras model")
-def test_enroll_with_a_garbage_model(project: Path, shared_datasets: Path,
-                                     repo_root: Path) -> None:
+def test_enroll_with_a_garbage_model(project: Path, shared_datasets: Path) -> None:
     models = project / "models"
     models.mkdir()
     (models / "model.keras").write_bytes(b"garbage")
-    shutil.copy(repo_root / "models" / "model_meta.json", models / "model_meta.json")
+    write_classifier_meta(models)
     code, said = starrec("enroll", "Bob", shared_datasets / PHOTO, cwd=project)
     assert code == 1
     assert "models/model.keras: not a Keras model (" in said

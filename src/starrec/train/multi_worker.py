@@ -19,6 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from starrec.config import EmbeddingHeadParams
 from starrec.train.embedding_head import build_embedding_head
+from starrec.train.optimizers import make_optimizer
 
 log = logging.getLogger(__name__)
 SUM = tf.distribute.ReduceOp.SUM
@@ -44,7 +45,7 @@ def fit_distributed_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.nda
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = build_embedding_head(x_train.shape[1], int(classes.max()) + 1, params)
-        optimizer = keras.optimizers.Adam(params.learning_rate)
+        optimizer = make_optimizer(params.optimizer, params.learning_rate, params.momentum)
     batch = params.batch_size
 
     def step(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, training: bool) -> tuple[tf.Tensor, ...]:
