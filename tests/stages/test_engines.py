@@ -55,3 +55,21 @@ def test_local_and_beam_engines_write_the_same_files(tmp_path: Path, shared_data
     assert f"{PEOPLE[0]}/broken,{PEOPLE[0]},,{PEOPLE[0]}/broken.jpg" in manifest
     assert ",unreadable," in manifest and manifest.count(",ok,") >= 15
     assert not [p for p in tmp_path.rglob(".*tmp-*")]  # scratch and temp dirs are gone
+
+
+def test_beam_batches_keep_order_and_record_each_failure(tmp_path: Path) -> None:
+    """Beyond 128 items Beam gets batches of items, not one element per item: results still
+    come back in input order, and an item that raises is its own `Failed`, not its batch's."""
+    from starrec.config import EngineParams
+    from starrec.engine import Failed, batches, map_elements
+
+    items = [f"{i}" if i % 37 else f"bad{i}" for i in range(300)]
+    assert max(len(b) for b in batches(list(enumerate(items)))) > 1
+    engine = EngineParams.model_validate(BEAM)
+    out = map_elements(items, int, engine, tmp_path / "out", desc="parse")
+    assert [r for r in out if not isinstance(r, Failed)] == [
+        i for i in range(300) if i % 37]
+    failed = [i for i, r in enumerate(out) if isinstance(r, Failed)]
+    assert failed == list(range(0, 300, 37))
+    assert "invalid literal for int()" in out[37].reason
+    assert list(tmp_path.iterdir()) == []  # the scratch dir is gone
