@@ -22,16 +22,15 @@ import json
 import logging
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import mlflow.pyfunc
 import numpy as np
+import pandas as pd
 import urllib3
 import yaml
 
@@ -39,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from starrec.serve.pyfunc import encode_image, request_json  # noqa: E402
+from starrec.serve.server import answers_ping, model_server  # noqa: E402
 
 log = logging.getLogger("benchmarks.serve_load")
 BAD_SHARE = 0.25  # of requests
@@ -54,36 +54,6 @@ def bad_payloads(max_image_bytes: int) -> dict[str, str]:
         "malformed_json": '{"dataframe_split": {"columns": ["image"], "data": [[',
         "wrong_column": '{"dataframe_split": {"columns": ["photo"], "data": [["x"]]}}',
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: str, port: int, workers: int, tracking_uri: str) -> subprocess.Popen:
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    return subprocess.Popen(
-        [str(mlflow_bin), "models", "serve", "-m", model, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)],
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-             "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_up(http: urllib3.PoolManager, base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"mlflow models serve exited {server.returncode}")
-        try:
-            if http.request("GET", f"{base}/ping").status == 200:
-                return
-        except urllib3.exceptions.HTTPError:
-            pass
-        time.sleep(1)
-    raise RuntimeError("server did not come up in 240 s")
 
 
 def labels_of(answer: dict) -> list[str]:
@@ -115,29 +85,21 @@ def main() -> int:
     files = sorted(root.glob("*/*.jpg"))
     photos = [files[i] for i in np.linspace(0, len(files) - 1, args.photos).astype(int)]
 
-    import mlflow.pyfunc
-
     mlflow.set_tracking_uri(tracking_uri)
     local = mlflow.pyfunc.load_model(model)
-    bodies = [request_json([encode_image(f)]) for f in photos]
-    import pandas as pd
-
-    expected = [labels_of(local.predict(pd.DataFrame({"image": [encode_image(f)]}))[0])
-                for f in photos]
+    images = [encode_image(f) for f in photos]
+    bodies = [request_json([b64]) for b64 in images]
+    expected = [labels_of(local.predict(pd.DataFrame({"image": [b64]}))[0]) for b64 in images]
     one_face = [i for i, e in enumerate(expected) if len(e) == 1]
     bad = bad_payloads(int(p["max_image_bytes"]))
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     http = urllib3.PoolManager(maxsize=args.clients * 2, retries=False,
                                timeout=urllib3.Timeout(connect=5, read=60))
-    server = start_server(model, port, args.workers, tracking_uri)
     latencies: list[float] = []
     counts: Counter[tuple[str, str]] = Counter()
     wrong: list[str] = []
     lock = threading.Lock()
-    try:
-        wait_up(http, base, server)
+    with model_server(model, tracking_uri, args.workers) as base:
         log.info("serving %s on %s with %d workers; %d clients for %.0f s", model, base,
                  args.workers, args.clients, args.seconds)
         end = time.monotonic() + args.seconds
@@ -173,13 +135,7 @@ def main() -> int:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - start
-        alive = server.poll() is None and http.request("GET", f"{base}/ping").status == 200
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        alive = answers_ping(base)
 
     good = sum(n for (k, s), n in counts.items() if k == "photo")
     good_ok = sum(n for (k, s), n in counts.items() if k == "photo" and s == "200")

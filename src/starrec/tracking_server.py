@@ -24,11 +24,9 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -36,29 +34,13 @@ from pathlib import Path
 
 import urllib3
 
+from starrec.servers import ServerError, free_port, port_open, stop_group, wait_started
+
 log = logging.getLogger(__name__)
 
 DATABASE = "mlflow"
 PG_SUPERUSER = "postgres"
 FALLBACK_SYSTEM_USER = "starrec-pg"
-
-
-class ServerError(RuntimeError):
-    """The server cannot start or stop; the message is one line saying why."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 # --- PostgreSQL binaries and the user that runs them -------------------------------------------
@@ -289,19 +271,15 @@ class Postgres:
                 start_new_session=True, **kwargs)
         finally:
             log_fh.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        if not wait_started(self.process, self._accepts_connections, timeout_s, 0.3):
             if self.process.poll() is not None:
                 raise ServerError(f"PostgreSQL did not start (exit {self.process.returncode}): "
                                   f"{self._last_log_error()}")
-            if self._accepts_connections():
-                log.info("PostgreSQL on %s:%d (data %s, pid %d)", self.host, self.port,
-                         self.data_dir, self.process.pid)
-                return
-            time.sleep(0.3)
-        self.stop()
-        raise ServerError(f"PostgreSQL did not accept connections in {timeout_s:.0f} s: "
-                          f"{self._last_log_error()}")
+            self.stop()
+            raise ServerError(f"PostgreSQL did not accept connections in {timeout_s:.0f} s: "
+                              f"{self._last_log_error()}")
+        log.info("PostgreSQL on %s:%d (data %s, pid %d)", self.host, self.port, self.data_dir,
+                 self.process.pid)
 
     def _accepts_connections(self) -> bool:
         import psycopg2
@@ -406,19 +384,15 @@ class MlflowServer:
                                             stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             log_fh.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        if not wait_started(self.process, self.healthy, timeout_s, 0.5):
             if self.process.poll() is not None:
                 raise ServerError(f"mlflow server exited ({self.process.returncode}): "
                                   f"{self._last_log_line()}")
-            if self.healthy():
-                log.info("MLflow server %s (backend PostgreSQL, artifacts %s, pid %d)", self.url,
-                         self.artifacts, self.process.pid)
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise ServerError(f"mlflow server did not answer {self.url}/health in {timeout_s:.0f} s: "
-                          f"{self._last_log_line()}")
+            self.stop()
+            raise ServerError(f"mlflow server did not answer {self.url}/health in "
+                              f"{timeout_s:.0f} s: {self._last_log_line()}")
+        log.info("MLflow server %s (backend PostgreSQL, artifacts %s, pid %d)", self.url,
+                 self.artifacts, self.process.pid)
 
     def healthy(self) -> bool:
         try:
@@ -440,23 +414,8 @@ class MlflowServer:
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM to its whole process group (mlflow starts uvicorn workers), then SIGKILL;
         the group too when mlflow itself already died, so no worker is orphaned."""
-        if self.process is None:
-            return
-        if self.process.poll() is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("mlflow server did not stop in %.0f s; killing it", timeout_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # stragglers of the group
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-        log.info("MLflow server stopped")
+        if self.process is not None and stop_group(self.process, timeout_s, "mlflow server"):
+            log.info("MLflow server stopped")
 
 
 # --- both ---------------------------------------------------------------------------------------

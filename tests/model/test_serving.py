@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -26,6 +21,7 @@ from starrec.faces.image import decode_rgb
 from starrec.serve.load import load_predictor
 from starrec.faces.artifacts import resolve_model_file
 from starrec.serve.pyfunc import encode_image, face_model_names, log_pyfunc, request_json
+from starrec.serve.server import model_server
 
 NAME = "starrec-test-pyfunc"
 MAX_BYTES = 300_000
@@ -95,38 +91,10 @@ def test_concurrent_calls_answer_like_sequential_ones(registry, shared_datasets)
     assert together == alone * 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.timeout(300)
 def test_mlflow_models_serve_answers_photos_and_bad_payloads(registry, shared_datasets) -> None:
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen(
-        [str(mlflow_bin), "models", "serve", "-m", f"models:/{NAME}@champion",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        # as in an activated venv: the server execs `uvicorn` from PATH
-        env={**os.environ, "MLFLOW_TRACKING_URI": registry,
-             "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
-        start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=120), retries=False)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, server.stdout.read().decode(errors="replace")[-3000:]
-            try:
-                if http.request("GET", f"{base}/ping").status == 200:
-                    break
-            except urllib3.exceptions.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up in 180 s"
-            time.sleep(1)
-
+    with model_server(f"models:/{NAME}@champion", registry, timeout_s=180) as base:
         def post(body: str) -> urllib3.BaseHTTPResponse:
             return http.request("POST", f"{base}/invocations", body=body,
                                 headers={"Content-Type": "application/json"})
@@ -149,10 +117,3 @@ def test_mlflow_models_serve_answers_photos_and_bad_payloads(registry, shared_da
         assert not_image.status == 400 and "not a readable image" in not_image.json()["message"]
         wrong_column = post('{"dataframe_split": {"columns": ["photo"], "data": [["x"]]}}')
         assert 400 <= wrong_column.status < 500
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)

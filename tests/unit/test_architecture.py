@@ -15,7 +15,7 @@ from helpers.paths import REPO_ROOT
 # The base modules every layer may use; they import only each other.
 CORE = {"starrec", "starrec.artifacts", "starrec.config", "starrec.flat", "starrec.io",
         "starrec.log", "starrec.model_meta", "starrec.names", "starrec.stage", "starrec.engine",
-        "starrec.tracking"}
+        "starrec.tracking", "starrec.servers"}
 # Packages bottom up: each may import CORE, itself and the packages before it.
 LAYERS = ["download", "faces", "dataset", "train", "pretrain", "evaluate", "calibrate",
           "predict", "enroll", "serve", "search", "cli", "tracking_server"]
