@@ -72,8 +72,6 @@ class EmbeddingClassifier:
         return embed_aligned(self.embedder, crops)
 
     def proba_of_embeddings(self, x: np.ndarray) -> np.ndarray:
-        if len(x) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
         return batched_proba(self.head, np.asarray(x, np.float32), self.batch_size)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
