@@ -244,8 +244,10 @@ def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
         chunks = [(faces_dir, list(faces["path"].iloc[start:start + CHUNK]))
                   for start in range(0, len(faces), CHUNK)]
         beam = engine is not None and engine.name == "beam"
+        setup = (partial(_set_embedder, remake, beam_worker=True) if beam
+                 else partial(_set_embedder, lambda: embedder))
         vectors = map_elements(chunks, _embed_chunk, engine, faces_dir, desc="embed",
-                               setup=partial(_set_embedder, remake if beam else lambda: embedder))
+                               setup=setup)
         for i, x in enumerate(vectors):
             if isinstance(x, Failed):
                 raise ValueError(f"a chunk from {chunks[i][1][0]}: {x.reason}")
@@ -261,8 +263,13 @@ def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
 _embedder: Embedder | None = None
 
 
-def _set_embedder(make: Callable[[], Embedder]) -> None:
+def _set_embedder(make: Callable[[], Embedder], beam_worker: bool = False) -> None:
+    """A Beam worker runs OpenCV on one thread: the runner's parallelism is its workers, one
+    per core (OpenCV's own threads on top made two workers barely faster than one, 1.12x);
+    in this process OpenCV keeps its threads, the local engine's only parallelism here."""
     global _embedder
+    if beam_worker:
+        cv2.setNumThreads(1)
     _embedder = make()
 
 
