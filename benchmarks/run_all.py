@@ -107,7 +107,7 @@ def beam_table(b: dict) -> list[str]:
     """Face extraction on Beam, 1 vs 2 workers: per stage and in all, whole stage and the
     Beam pipeline inside it."""
     out = ["", f"## Beam DirectRunner (multi_processing), face extraction of {b['photos']} "
-           f"photos ({b['data_set']} data set)\n",
+           f"photos (LFW-62: the `{b['data_set']}` data set)\n",
            "| stage | workers | wall s | Beam pipeline s | CPU s | cores busy | speed-up |",
            "|---|---|---|---|---|---|---|"]
     for stage in b["speedup"]:
