@@ -89,8 +89,9 @@ def beam_workers(repo: Path, env: dict[str, str], python: str, photos: int) -> d
     ok = manifest[manifest["status"] == "ok"]
     sub = repo / "bench_raw"
     shutil.copytree(raw, sub, ignore=shutil.ignore_patterns("manifest.csv"))
-    (ok.head(photos) if photos else ok).to_csv(sub / "manifest.csv", index=False)
-    result: dict = {"photos": len(ok.head(photos) if photos else ok), "data_set": "public"}
+    chosen = ok.head(photos) if photos else ok
+    chosen.to_csv(sub / "manifest.csv", index=False)
+    result: dict = {"photos": len(chosen), "data_set": "public"}
     for workers in (1, 2):
         params["engine"] = {"name": "beam", "beam": {"runner": "DirectRunner", "options": {
             "direct_num_workers": workers, "direct_running_mode": "multi_processing"}}}
@@ -101,7 +102,9 @@ def beam_workers(repo: Path, env: dict[str, str], python: str, photos: int) -> d
         for stage in BEAM_STAGES:
             m = measured([python, f"pipelines/{stage}.py", "--dataset", "public"], repo, env)
             done = BEAM_DONE.search(m.pop("output"))
-            runs[stage] = {**m, "beam_pipeline_s": float(done.group(2)) if done else None}
+            if done is None:
+                raise RuntimeError(f"{stage}: its log has no 'done on Beam in' line")
+            runs[stage] = {**m, "beam_pipeline_s": float(done.group(2))}
             log.info("  beam %d worker(s) %s: %s", workers, stage, runs[stage])
         runs["total"] = {k: round(sum(r[k] for r in runs.values()), 2)
                          for k in ("wall_s", "cpu_s", "beam_pipeline_s")}

@@ -35,7 +35,7 @@ def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: in
     samples = [faces[faces["class"] == cls].sort_values("face_id").head(max(per_class, 1))
                for cls in classes]
     cols = max(len(sample) for sample in samples)
-    side = max(max(Image.open(faces_dir / p).size) for p in samples[0]["path"])
+    side = max(_longest_side(faces_dir / p) for p in samples[0]["path"])
     captions = "caption" in faces.columns
     band = LINE * max(str(c).count("\n") + 1 for c in faces["caption"]) if captions else 0
     cell, pitch = side + PAD, side + PAD + band  # column and row steps
@@ -66,3 +66,8 @@ def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: in
     fig.suptitle(title, fontsize=9, y=1 - 0.08 / fig.get_figheight(), va="top")
     fig.savefig(out, dpi=80)
     plt.close(fig)
+
+
+def _longest_side(path: Path) -> int:
+    with Image.open(path) as img:
+        return max(img.size)
