@@ -113,9 +113,9 @@ def beam_table(b: dict) -> list[str]:
     for stage in b["speedup"]:
         for w in (1, 2):
             m = b[f"workers_{w}"][stage]
-            cores = m.get("cores_busy", round(m["cpu_s"] / m["wall_s"], 2))
             out.append(f"| {stage} | {w} | {m['wall_s']} | {m['beam_pipeline_s']} | "
-                       f"{m['cpu_s']} | {cores} | {b['speedup'][stage] if w == 2 else ''} |")
+                       f"{m['cpu_s']} | {m['cores_busy']} | "
+                       f"{b['speedup'][stage] if w == 2 else ''} |")
     return out + ["", f"Speed-up 1 → 2 workers, both stages: **{b['speedup']['total']}×** "
                   f"(the Beam pipelines alone: {b['speedup_beam_pipeline']}×); identical "
                   f"outputs: {b['identical_outputs']}."]

@@ -35,7 +35,8 @@ def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: in
     samples = [faces[faces["class"] == cls].sort_values("face_id").head(max(per_class, 1))
                for cls in classes]
     cols = max(len(sample) for sample in samples)
-    side = max(_longest_side(faces_dir / p) for p in samples[0]["path"])
+    pictures = [[_rgb(faces_dir / path) for path in sample["path"]] for sample in samples]
+    side = max(max(img.size) for img in pictures[0])
     captions = "caption" in faces.columns
     band = LINE * max(str(c).count("\n") + 1 for c in faces["caption"]) if captions else 0
     cell, pitch = side + PAD, side + PAD + band  # column and row steps
@@ -47,12 +48,10 @@ def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: in
     fig = plt.figure(figsize=(left + width + 0.1, height + TITLE_IN + 0.05))
     ax = fig.add_axes((left / fig.get_figwidth(), 0.05 / fig.get_figheight(),
                        width / fig.get_figwidth(), height / fig.get_figheight()))
-    for row, sample in enumerate(samples):
-        for col, (_, face) in enumerate(sample.iterrows()):
-            with Image.open(faces_dir / face["path"]) as img:
-                pixels = np.asarray(img.convert("RGB").resize((side, side)))
+    for row, (sample, row_pictures) in enumerate(zip(samples, pictures, strict=True)):
+        for col, ((_, face), img) in enumerate(zip(sample.iterrows(), row_pictures, strict=True)):
             y, x = row * pitch + band, col * cell
-            sheet[y:y + side, x:x + side] = pixels
+            sheet[y:y + side, x:x + side] = np.asarray(img.resize((side, side)))
             if captions:
                 ax.text(x + side / 2, y - 1, face["caption"], fontsize=6, ha="center",
                         va="bottom", linespacing=1.1)
@@ -68,6 +67,6 @@ def write_preview(faces: pd.DataFrame, faces_dir: Path, out: Path, per_class: in
     plt.close(fig)
 
 
-def _longest_side(path: Path) -> int:
+def _rgb(path: Path) -> Image.Image:
     with Image.open(path) as img:
-        return max(img.size)
+        return img.convert("RGB")
