@@ -28,7 +28,14 @@ from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.evaluate.baseline import class_scores, fit_eigenfaces
 from starrec.evaluate.compare_embedders import plot_comparison, prototype_metrics
-from starrec.evaluate.gate import judge, read_champion, record, write_champion
+from starrec.evaluate.gate import (
+    judge,
+    read_champion,
+    record,
+    registered_champion,
+    task_of,
+    write_champion,
+)
 from starrec.evaluate.metrics import classification_metrics, metric_values
 from starrec.evaluate.reports import (
     REPORT_FILES,
@@ -99,8 +106,19 @@ def main(cfg: Config) -> None:
         f"{meta.model} (the model)": summary(model_metrics),
         "eigenfaces (baseline)": summary(baseline_metrics), **methods})
 
-    gate, champion = judge(e.gate, read_champion(models / CHAMPION), run,
-                           metric_values(model_metrics), metric_values(baseline_metrics))
+    uri = connect(cfg.mlflow)
+    if run.get("tracking_uri") and run["tracking_uri"] != uri:
+        log.warning("run %s was logged to %s, not %s; logging there", run["run_id"],
+                    run["tracking_uri"], uri)
+        uri = run["tracking_uri"]
+    client = MlflowClient(uri)
+    try:
+        champion = registered_champion(client, read_champion(models / CHAMPION))
+    except MlflowException as exc:
+        raise StageError(f"{uri}: cannot read the registry ({exc})") from exc
+    gate, champion = judge(e.gate, champion, run, metric_values(model_metrics),
+                           metric_values(baseline_metrics),
+                           task_of(classes, test_ids, y_test, x_test))
     report = {"model": model_metrics, "baseline": baseline_metrics, **extra, "gate": gate}
     # all reports appear together, only once the run has them
     with scratch_dir(reports / "evaluate") as staged:
@@ -112,17 +130,11 @@ def main(cfg: Config) -> None:
                         f"Test split ({len(y_test)} faces, {len(classes)} classes): the model "
                         "against the baseline and nearest prototype",
                         baseline="eigenfaces (baseline)")
-        uri = connect(cfg.mlflow)
-        if run.get("tracking_uri") and run["tracking_uri"] != uri:
-            log.warning("run %s was logged to %s, not %s; logging there", run["run_id"],
-                        run["tracking_uri"], uri)
-            uri = run["tracking_uri"]
         numbers = {**run_metrics("model", model_metrics),
                    **run_metrics("eigenfaces", baseline_metrics),
                    **{k: v for method, m in methods.items()
                       for k, v in run_metrics(method, m).items()}}
         try:
-            client = MlflowClient(uri)
             log_evaluation(client, run, numbers, per_class_table(
                 {meta.model: model_metrics, "eigenfaces": baseline_metrics}),
                 baseline.best_params, staged)

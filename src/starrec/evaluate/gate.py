@@ -2,15 +2,20 @@
 it beats both the current champion and the eigenfaces baseline, so a regression never ships
 by accident.
 
-The champion is the one recorded in `models/champion.json` (registered version, run id and
-test metrics): a file in git that the evaluate stage reads and rewrites (a DVC `persist`
-output), so the gate's input is versioned with the code and data instead of hidden in the
-registry; the registry alias mirrors it. `decide` is the pure rule, `judge` applies it to
-the recorded champion, `record` writes the outcome to MLflow.
+The champion is the one recorded in `models/champion.json` (registered version, run id, test
+metrics and the task they were measured on: the class list and a fingerprint of the test
+split): a file in git that the evaluate stage reads and rewrites (a DVC `persist` output), so
+the gate's input is versioned with the code and data instead of hidden in the registry; the
+registry alias mirrors it. Two test scores are comparable only on the same task, so a
+champion of another class set or test split, or one this registry does not hold (a fresh
+clone), does not count: the candidate is judged against the baseline alone, and the reason
+says why. `decide` is the pure rule, `judge` applies it to the recorded champion, `record`
+writes the outcome to MLflow.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -18,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+import numpy as np
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -29,7 +35,7 @@ from starrec.stage import StageError
 log = logging.getLogger(__name__)
 
 GATE_METRICS: tuple[str, ...] = get_args(GateMetric)
-CHAMPION_KEYS = ("registered_model", "version", "run_id", "metrics")
+CHAMPION_KEYS = ("registered_model", "version", "run_id", "metrics", "task")
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,13 @@ class GateDecision:
 
 
 def decide(metric: str, margin: float, candidate: float, baseline: float,
-           champion: float | None) -> GateDecision:
-    """Promote iff candidate > baseline + margin and candidate > champion + margin (ties refuse)."""
+           champion: float | None, no_champion: str = "no champion yet") -> GateDecision:
+    """Promote iff candidate > baseline + margin and candidate > champion + margin (ties
+    refuse); `no_champion` says why there is none to beat."""
     beats_baseline = candidate > baseline + margin
     beats_champion = champion is None or candidate > champion + margin
     sides = [f"baseline {baseline:.4f}: {'beats' if beats_baseline else 'does not beat'}",
-             "no champion yet" if champion is None else
+             no_champion if champion is None else
              f"champion {champion:.4f}: {'beats' if beats_champion else 'does not beat'}"]
     promoted = beats_baseline and beats_champion
     reason = (f"{'promoted' if promoted else 'refused'}: {metric} {candidate:.4f} vs "
@@ -70,9 +77,59 @@ def read_champion(path: Path) -> dict[str, Any] | None:
         raise StageError(f"{path}: cannot read the champion ({exc})") from exc
     if not champion:
         return None
-    if not isinstance(champion, dict) or set(champion) != set(CHAMPION_KEYS):
+    # a record from before the task was kept has no "task": it is comparable with nothing
+    if not isinstance(champion, dict) or set(champion) - {"task"} != set(CHAMPION_KEYS) - {"task"}:
         raise StageError(f"{path}: not a champion record (keys {', '.join(CHAMPION_KEYS)})")
     return champion
+
+
+def task_of(classes: list[str], face_ids: np.ndarray, labels: np.ndarray,
+              images: np.ndarray) -> dict[str, Any]:
+    """What makes two test scores comparable: the class list and a fingerprint (sha256) of
+    the test split's face ids, labels and pixels."""
+    digest = hashlib.sha256()
+    for face_id, label in zip(face_ids, labels, strict=True):
+        digest.update(f"{face_id}\t{int(label)}\n".encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    return {"classes": list(classes), "test_split": digest.hexdigest(), "test_faces": len(labels)}
+
+
+def other_task(champion: dict[str, Any], task: dict[str, Any]) -> str | None:
+    """Why the recorded champion's scores cannot be compared with a candidate's on `task`
+    (None: same task)."""
+    theirs = champion.get("task")
+    if theirs is None:
+        return "the recorded champion does not say which data set it was tested on"
+    if theirs["classes"] != task["classes"]:
+        mine, other = set(task["classes"]), set(theirs["classes"])
+        shared = len(mine & other)
+        return (f"the recorded champion is for {len(other)} other classes" if not shared else
+                f"the recorded champion is for another class set ({len(other)} classes, "
+                f"{shared} shared)")
+    if theirs["test_split"] != task["test_split"]:
+        return (f"the recorded champion was tested on another test split "
+                f"({theirs.get('test_faces', '?')} faces, this one {task['test_faces']})")
+    return None
+
+
+def registered_champion(client: MlflowClient, champion: dict[str, Any] | None
+                        ) -> dict[str, Any] | None:
+    """The recorded champion if this registry holds its version (same run), else None, saying
+    so: a fresh clone's registry does not hold the versions git's record names."""
+    if champion is None or _in_registry(client, champion):
+        return champion
+    log.warning("%s v%s (run %s), the recorded champion, is not in the registry %s; treating "
+                "it as absent", champion["registered_model"], champion["version"],
+                champion["run_id"], client.tracking_uri)
+    return None
+
+
+def _in_registry(client: MlflowClient, champion: dict[str, Any]) -> bool:
+    try:
+        found = client.get_model_version(champion["registered_model"], champion["version"])
+    except MlflowException:
+        return False
+    return found.run_id == champion["run_id"]
 
 
 def write_champion(path: Path, champion: dict[str, Any] | None) -> None:
@@ -80,15 +137,22 @@ def write_champion(path: Path, champion: dict[str, Any] | None) -> None:
 
 
 def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
-          candidate: dict[str, float], baseline: dict[str, float]
+          candidate: dict[str, float], baseline: dict[str, float], task: dict[str, Any]
           ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The gate report for the candidate of `run` (run.json) with test metrics `candidate`
-    against `baseline` and the recorded `champion`, and the champion afterwards."""
+    on `task` (`task_of`) against `baseline` and the recorded `champion` (None: none in
+    this registry), and the champion afterwards. A champion of another task is kept when the
+    candidate is refused (the data set may be switched back), replaced when it is promoted."""
     version = None if run.get("model_version") is None else str(run["model_version"])
     model = run["registered_model"]
+    recorded, no_champion = champion, "no champion yet"
     if champion is not None and champion["registered_model"] != model:
         log.info("the recorded champion is a %s version; %s has none yet",
                  champion["registered_model"], model)
+        champion = None
+    elif champion is not None and (why := other_task(champion, task)) is not None:
+        no_champion = f"first model for this data set: {why}"
+        log.info("gate: %s", no_champion)
         champion = None
     previous = None if champion is None else champion["version"]
     score = None if champion is None else champion["metrics"].get(cfg.metric)
@@ -99,13 +163,15 @@ def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
     elif champion is not None and score is None:
         log.warning("the recorded champion has no test %s; treating as no champion score",
                     cfg.metric)
-    decision = decide(cfg.metric, cfg.margin, candidate[cfg.metric], baseline[cfg.metric], score)
+    decision = decide(cfg.metric, cfg.margin, candidate[cfg.metric], baseline[cfg.metric], score,
+                      no_champion)
     moved = decision.promoted and version is not None
     if decision.promoted and version is None:
         log.warning("run %s has no registered model version; the champion stays", run["run_id"])
+    champion = recorded
     if moved:
         champion = {"registered_model": model, "version": version, "run_id": run["run_id"],
-                    "metrics": {m: candidate[m] for m in GATE_METRICS}}
+                    "metrics": {m: candidate[m] for m in GATE_METRICS}, "task": task}
     log.info("gate %s", decision.reason)
     report = asdict(decision)
     report.update(candidate_version=version, champion_version=previous, alias_moved=moved)
@@ -135,11 +201,7 @@ def record(client: MlflowClient, report: dict[str, Any], run: dict[str, Any],
 
 def _mirror(client: MlflowClient, champion: dict[str, Any], alias: str) -> None:
     model, version = champion["registered_model"], champion["version"]
-    try:
-        found = client.get_model_version(model, version)
-    except MlflowException:
-        found = None
-    if found is None or found.run_id != champion["run_id"]:
+    if not _in_registry(client, champion):
         log.warning("%s v%s (run %s), the recorded champion, is not in this registry; alias "
                     "%r not set", model, version, champion["run_id"], alias)
         return

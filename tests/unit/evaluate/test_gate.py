@@ -9,7 +9,18 @@ from helpers.params import section
 from helpers.tracking import store
 from mlflow.tracking import MlflowClient
 
-from starrec.evaluate.gate import GATE_METRICS, decide, judge, read_champion, record, write_champion
+import numpy as np
+
+from starrec.evaluate.gate import (
+    GATE_METRICS,
+    decide,
+    judge,
+    read_champion,
+    record,
+    registered_champion,
+    task_of,
+    write_champion,
+)
 from starrec.stage import StageError
 
 
@@ -41,33 +52,83 @@ def run(run_id: str, version: int | None, model: str = "m") -> dict:
     return {"run_id": run_id, "registered_model": model, "model_version": version}
 
 
+def task(classes: tuple[str, ...] = ("a", "b"), ids: tuple[str, ...] = ("a/1", "b/1"),
+         pixels: int = 0) -> dict:
+    return task_of(list(classes), np.array(ids), np.arange(len(ids)),
+                   np.full((len(ids), 2, 2, 3), pixels, np.uint8))
+
+
+TASK = task()
+
+
 def test_judge_against_the_recorded_champion() -> None:
     cfg = section("evaluate", gate={"metric": "accuracy", "margin": 0.01}).gate
-    report, champion = judge(cfg, None, run("r1", 1), scores(0.80), scores(0.70))
+    report, champion = judge(cfg, None, run("r1", 1), scores(0.80), scores(0.70), TASK)
     assert report["promoted"] and report["alias_moved"] and report["champion"] is None
     assert champion == {"registered_model": "m", "version": "1", "run_id": "r1",
-                        "metrics": scores(0.80)}
+                        "metrics": scores(0.80), "task": TASK}
 
-    report, kept = judge(cfg, champion, run("r2", 2), scores(0.805), scores(0.70))
+    report, kept = judge(cfg, champion, run("r2", 2), scores(0.805), scores(0.70), TASK)
     assert not report["promoted"] and report["champion"] == 0.80  # not by the margin
     assert report["champion_version"] == "1" and kept == champion
 
-    report, kept = judge(cfg, champion, run("r3", 3), scores(0.90), scores(0.95))
+    report, kept = judge(cfg, champion, run("r3", 3), scores(0.90), scores(0.95), TASK)
     assert not report["promoted"] and report["beats_champion"] and kept == champion
 
-    report, new = judge(cfg, champion, run("r4", 4), scores(0.90), scores(0.85))
+    report, new = judge(cfg, champion, run("r4", 4), scores(0.90), scores(0.85), TASK)
     assert report["promoted"] and new["version"] == "4" and new["run_id"] == "r4"
 
     # the champion evaluated again (an evaluate-only change) is judged against the baseline
-    report, same = judge(cfg, new, run("r4", 4), scores(0.90), scores(0.85))
+    report, same = judge(cfg, new, run("r4", 4), scores(0.90), scores(0.85), TASK)
     assert report["promoted"] and report["champion"] is None and same == new
     assert report["champion_version"] == report["candidate_version"] == "4"
 
     # a champion of another registered model does not count; no version, no new champion
-    report, _ = judge(cfg, new, run("r5", 5, model="other"), scores(0.5), scores(0.4))
+    report, _ = judge(cfg, new, run("r5", 5, model="other"), scores(0.5), scores(0.4), TASK)
     assert report["promoted"] and report["champion"] is None
-    report, unchanged = judge(cfg, new, run("r6", None), scores(0.99), scores(0.4))
+    report, unchanged = judge(cfg, new, run("r6", None), scores(0.99), scores(0.4), TASK)
     assert report["promoted"] and not report["alias_moved"] and unchanged == new
+
+
+def test_a_champion_of_another_task_is_not_compared() -> None:
+    """A perfect champion of another class set, test split or an old record without a task
+    does not block a candidate: it is judged against the baseline alone, saying why."""
+    cfg = section("evaluate", gate={"metric": "macro_f1", "margin": 0.0}).gate
+    lfw7 = {"registered_model": "m", "version": "1", "run_id": "r1", "metrics": scores(1.0),
+            "task": task(classes=tuple("abcdefg"), ids=tuple(f"{c}/1" for c in "abcdefg"))}
+    report, new = judge(cfg, lfw7, run("r2", 2), scores(0.98), scores(0.5), task(("x", "y")))
+    assert report["promoted"] and report["champion"] is None and new["run_id"] == "r2"
+    assert ("first model for this data set: the recorded champion is for 7 other classes"
+            in report["reason"])
+    assert new["task"] == task(("x", "y"))
+
+    shared = {**lfw7, "task": task(classes=("a", "z"))}
+    report, _ = judge(cfg, shared, run("r2", 2), scores(0.98), scores(0.5), TASK)
+    assert "another class set (2 classes, 1 shared)" in report["reason"]
+
+    moved = {**lfw7, "task": task(pixels=7)}  # same classes, other test faces
+    report, _ = judge(cfg, moved, run("r2", 2), scores(0.98), scores(0.5), TASK)
+    assert report["promoted"] and "another test split" in report["reason"]
+
+    old = {k: v for k, v in lfw7.items() if k != "task"}
+    report, _ = judge(cfg, old, run("r2", 2), scores(0.98), scores(0.5), TASK)
+    assert report["promoted"] and "does not say which data set" in report["reason"]
+
+    # refused against the baseline: the other task's champion is kept (switching back)
+    report, kept = judge(cfg, lfw7, run("r2", 2), scores(0.4), scores(0.5), task(("x", "y")))
+    assert not report["promoted"] and kept == lfw7
+
+    # the same task: compared as before, ties refuse
+    same = {**lfw7, "task": TASK}
+    report, kept = judge(cfg, same, run("r2", 2), scores(1.0), scores(0.5), TASK)
+    assert not report["promoted"] and report["champion"] == 1.0 and kept == same
+
+
+def test_task_fingerprint_sees_ids_labels_and_pixels() -> None:
+    base = task()
+    assert base == task() and base["test_faces"] == 2
+    assert task(ids=("a/1", "b/2"))["test_split"] != base["test_split"]
+    assert task(pixels=1)["test_split"] != base["test_split"]
 
 
 def test_champion_file_round_trip_and_errors(tmp_path: Path) -> None:
@@ -75,9 +136,13 @@ def test_champion_file_round_trip_and_errors(tmp_path: Path) -> None:
     assert read_champion(path) is None
     write_champion(path, None)
     assert json.loads(path.read_text()) == {} and read_champion(path) is None
-    champion = {"registered_model": "m", "version": "2", "run_id": "r", "metrics": scores(0.9)}
+    champion = {"registered_model": "m", "version": "2", "run_id": "r", "metrics": scores(0.9),
+                "task": TASK}
     write_champion(path, champion)
     assert read_champion(path) == champion
+    old = {k: v for k, v in champion.items() if k != "task"}  # before tasks were recorded
+    write_champion(path, old)
+    assert read_champion(path) == old
     path.write_text('{"version": "2"}')
     with pytest.raises(StageError, match="champion.json: not a champion record"):
         read_champion(path)
@@ -101,7 +166,7 @@ def test_record_mirrors_the_champion_into_the_registry(tmp_path: Path) -> None:
     client = MlflowClient(store(tmp_path, "gate").tracking_uri)
     cfg = section("evaluate").gate
     run1, v1 = _register(client)
-    report, champion = judge(cfg, None, run(run1, int(v1)), scores(0.8), scores(0.7))
+    report, champion = judge(cfg, None, run(run1, int(v1)), scores(0.8), scores(0.7), TASK)
     record(client, report, run(run1, int(v1)), champion, "champion")
     assert str(client.get_model_version_by_alias("m", "champion").version) == v1
     assert client.get_model_version("m", v1).tags["gate"] == "promoted"
@@ -109,7 +174,7 @@ def test_record_mirrors_the_champion_into_the_registry(tmp_path: Path) -> None:
     assert logged.tags["gate.decision"] == "promoted" and logged.metrics["gate/promoted"] == 1.0
 
     run2, v2 = _register(client)
-    report, kept = judge(cfg, champion, run(run2, int(v2)), scores(0.75), scores(0.7))
+    report, kept = judge(cfg, champion, run(run2, int(v2)), scores(0.75), scores(0.7), TASK)
     record(client, report, run(run2, int(v2)), kept, "champion")
     assert str(client.get_model_version_by_alias("m", "champion").version) == v1
     logged = client.get_run(run2).data
@@ -119,3 +184,19 @@ def test_record_mirrors_the_champion_into_the_registry(tmp_path: Path) -> None:
     stranger = {**kept, "version": "99", "run_id": "elsewhere"}
     record(client, report, run(run2, int(v2)), stranger, "champion")
     assert str(client.get_model_version_by_alias("m", "champion").version) == v1
+
+
+def test_a_champion_this_registry_lacks_is_absent(tmp_path: Path, caplog) -> None:
+    """A fresh clone: git's record names a version the new registry does not hold (or holds
+    as another run's); it is treated as absent, with a warning naming the store."""
+    client = MlflowClient(store(tmp_path, "gate").tracking_uri)
+    run1, v1 = _register(client)
+    mine = {"registered_model": "m", "version": v1, "run_id": run1, "metrics": scores(0.9),
+            "task": TASK}
+    assert registered_champion(client, mine) == mine
+    assert registered_champion(client, None) is None
+    for stranger in ({**mine, "run_id": "elsewhere"}, {**mine, "version": "99"},
+                     {**mine, "registered_model": "nobody"}):
+        caplog.clear()
+        assert registered_champion(client, stranger) is None
+        assert "is not in the registry" in caplog.text and "treating it as absent" in caplog.text
