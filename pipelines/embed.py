@@ -1,7 +1,8 @@
 """Stage `embed`: every ok face of `paths.faces` → one embedding per face and embedder in
 `paths.embeddings` (`<embedder>.npz`, meta.json), then the scraped classes cleaned with the
 first embedder (clean.csv, flagged.png). The stages after it read these instead of running a
-network again (`--dataset NAME` picks the data set)."""
+network again (`--dataset NAME` picks the data set). Faces embedded before come from the
+result cache (`face_cache`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starrec.dataset.manifest import ok_faces, read_faces_manifest
 from starrec.faces.artifacts import ModelFileError, artifact
 from starrec.faces.clean import clean_faces, write_flagged_sheet
 from starrec.faces.embed import EMBEDDER_FILES, embed_manifest, make_embedder
+from starrec.faces.result_cache import ResultCache
 from starrec.io import atomic_dir, write_json_atomic
 from starrec.stage import StageError, run_stage
 
@@ -28,6 +30,7 @@ def main(cfg: Config) -> None:
     if faces.empty:
         raise StageError(f"{manifest}: no ok faces to embed")
     ids = faces["face_id"].to_numpy(str)
+    cache = ResultCache(cfg.face_cache.dir, "embed", cfg.face_cache.max_bytes)
     with atomic_dir(cfg.paths.embeddings) as out:
         meta, first = {}, None
         for name in cfg.embed.embedders:
@@ -35,7 +38,8 @@ def main(cfg: Config) -> None:
                 embedder = make_embedder(cfg.faces, cfg.download.http, name)
                 x = embed_manifest(embedder, faces, cfg.paths.faces, cfg.paths.raw,
                                    cfg.download.max_image_pixels, cfg.engine,
-                                   partial(make_embedder, cfg.faces, cfg.download.http, name))
+                                   partial(make_embedder, cfg.faces, cfg.download.http, name),
+                                   cache)
             except (ModelFileError, ValueError) as exc:
                 raise StageError(f"embed {name}: {exc}") from None
             np.savez(out / embeddings_file(name), face_id=ids, x=x)
@@ -49,6 +53,7 @@ def main(cfg: Config) -> None:
         cleaned.to_csv(out / CLEAN_CSV, index=False)
         write_flagged_sheet(cleaned.assign(path=faces["path"]), cfg.paths.faces,
                             out / FLAGGED_PNG, cfg.embed.flagged_per_class)
+    cache.prune()
 
 
 if __name__ == "__main__":

@@ -176,6 +176,18 @@ class FacesParams(Section):
     backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
 
 
+class FaceCacheParams(Section):
+    """Per-photo results of extract_faces and embed kept between runs (faces/result_cache.py):
+    not a stage input, so neither knob re-runs anything."""
+
+    dir: Path
+    max_mb: PosInt  # least recently used entries go above this
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb << 20
+
+
 class EmbedParams(Section):
     """The embed stage: every ok face embedded by each embedder; the first one cleans."""
 
@@ -502,6 +514,7 @@ class Config(Section):
     enroll: EnrollParams
     pretrain: PretrainParams
     faces: FacesParams
+    face_cache: FaceCacheParams
     embed: EmbedParams
     clean: CleanParams
     compare: CompareParams

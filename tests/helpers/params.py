@@ -6,6 +6,9 @@ never runs on a value params.yaml would refuse, nor on a second set of defaults.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,15 @@ from starrec.artifacts import PUBLIC, STARS
 from starrec.config import Config, parse_config
 
 
+# the result cache of the stages tests run in-process: this session's own, never the repo's
+FACE_CACHE = Path(tempfile.mkdtemp(prefix="starrec-test-face-cache-"))
+atexit.register(shutil.rmtree, FACE_CACHE, ignore_errors=True)
+
+
 def raw_params() -> dict[str, Any]:
-    return yaml.safe_load(PARAMS.read_text())
+    params = yaml.safe_load(PARAMS.read_text())
+    params["face_cache"]["dir"] = str(FACE_CACHE)
+    return params
 
 
 def deep_update(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ in training, prediction and serving.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -25,6 +27,9 @@ from starrec.faces.align import align_face
 from starrec.faces.artifacts import ModelFileError, artifact, model_file
 from starrec.faces.detectors import Detection
 from starrec.faces.image import decode_rgb
+from starrec.faces.result_cache import ResultCache, code_sha256, library_versions, result_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -230,10 +235,52 @@ CHUNK = 64  # faces held as model input at once
 
 def embed_manifest(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path,
                    raw_dir: Path, max_pixels: int, engine: EngineParams | None = None,
-                   remake: Callable[[], Embedder] | None = None) -> np.ndarray:
-    """(N, dim) embeddings of the faces-manifest rows `faces`, in their order.
+                   remake: Callable[[], Embedder] | None = None,
+                   cache: ResultCache | None = None) -> np.ndarray:
+    """(N, dim) embeddings of the faces-manifest rows `faces`, in their order; with `cache`
+    (an embedder of pretrained files), faces embedded before by the same embedder are not
+    embedded again (`face_keys`)."""
+    if cache is None or embedder.name not in EMBEDDER_FILES or not EMBEDDER_FILES[embedder.name]:
+        return _embed_rows(embedder, faces, faces_dir, raw_dir, max_pixels, engine, remake)
+    keys = face_keys(embedder, faces, max_pixels)
+    out = np.zeros((len(faces), embedder.dim), np.float32)
+    missing = []
+    for i, key in enumerate(keys):
+        found = cache.get(key)
+        if found is not None and len(found) == 4 * embedder.dim:
+            out[i] = np.frombuffer(found, "<f4")
+        else:
+            missing.append(i)
+    log.info("embed %s: %d of %d faces reused from %s", embedder.name, len(faces) - len(missing),
+             len(faces), cache.root)
+    if missing:
+        fresh = _embed_rows(embedder, faces.iloc[missing], faces_dir, raw_dir, max_pixels,
+                            engine, remake)
+        out[missing] = fresh
+        for i, x in zip(missing, fresh, strict=True):
+            cache.put(keys[i], np.asarray(x, "<f4").tobytes())
+    return out
 
-    An aligned-crop embedder (SFace) takes the saved 112x112 crop as it is, so no photo is
+
+def face_keys(embedder: Embedder, faces: pd.DataFrame, max_pixels: int) -> list[str]:
+    """Each face's result-cache key: the embedder's model files, input spec, code and
+    libraries, and what it is fed — an aligned crop's sha256, or for an embedder that cuts
+    its own input, the photo's sha256 with the detection."""
+    settings = result_key(
+        "embed-settings", embedder.name, [artifact(f).sha256 for f in EMBEDDER_FILES[embedder.name]],
+        embedder.input.to_dict(), library_versions("opencv-python-headless", "numpy", "dlib-bin"),
+        code_sha256(sys.modules[__name__]))
+    if embedder.input.crop == "aligned_5pt":
+        return [result_key("embed", settings, sha) for sha in faces["sha256"]]
+    return [result_key("embed", settings, row["source_sha256"], max_pixels,
+                       list(detection(row).box), detection(row).landmarks)
+            for _, row in faces.iterrows()]
+
+
+def _embed_rows(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path, raw_dir: Path,
+                max_pixels: int, engine: EngineParams | None,
+                remake: Callable[[], Embedder] | None) -> np.ndarray:
+    """An aligned-crop embedder (SFace) takes the saved 112x112 crop as it is, so no photo is
     decoded or aligned twice, CHUNK crops per element: in this process, or on Beam
     (`engine`; each worker builds its embedder with `remake`). The others cut their own
     input from the photo with the manifest's box and landmarks (`prepare`), as they do at
