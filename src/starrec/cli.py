@@ -8,7 +8,6 @@ start-up messages off the terminal.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import typer
@@ -22,20 +21,9 @@ app = typer.Typer(help="Star face recognition: pipeline helpers and prediction."
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow without its start-up noise: C++ logs below errors off
-    (TF_CPP_MIN_LOG_LEVEL, read at import), and the absl lines it writes to the stderr file
-    descriptor before its logging is set up (oneDNN, "All log messages before
-    absl::InitializeLog()") discarded; Python errors of the import still show."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    tf.get_logger().setLevel(logging.ERROR)
+    """Import TensorFlow now (seconds), without its start-up noise: importing starrec
+    installed the quiet import (starrec.log.QuietTensorflowImport)."""
+    import tensorflow  # noqa: F401
 
 
 @app.callback()
