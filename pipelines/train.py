@@ -51,6 +51,7 @@ from starrec.tracking import (
     connect,
     dataset_name,
     flatten_params,
+    log_split_inputs,
     run_name,
     run_tags,
     write_run_json,
@@ -93,6 +94,8 @@ def main(cfg: Config) -> None:
         if resumed is None:
             mlflow.log_params(flatten_params(logged_params(cfg)))
             mlflow.set_tags(run_tags(Path("."), dataset_name(cfg.download), data.sizes))
+            log_split_inputs(cfg.paths.splits / SPLIT_CSV, dataset_name(cfg.download),
+                             Path("dvc.lock"))
         start = time.perf_counter()
         history = fit_model(model, t, data, checkpoints)
         seconds = time.perf_counter() - start
@@ -129,6 +132,8 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
         mlflow.log_params(flatten_params(logged_params(cfg)))
         mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), data.sizes),
                          "embedder": name, **{f"licence.{f}": v for f, v in licence.items()}})
+        log_split_inputs(cfg.paths.splits / SPLIT_CSV, dataset_name(cfg.download),
+                         Path("dvc.lock"))
         start = time.perf_counter()
         model, history = fit_head(data, t, strategy)
         seconds = time.perf_counter() - start

@@ -4,10 +4,12 @@ tags that pin a run to its code (git) and data (dvc.lock), pinned pip requiremen
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import subprocess
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -217,3 +219,29 @@ def run_tags(repo: Path, dataset: str, sizes: Mapping[str, int]) -> dict[str, st
     tags.update(dvc_lock_hashes(repo / "dvc.lock"))
     tags.update(experiment_tags(os.environ))
     return tags
+
+
+SPLIT_CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def log_split_inputs(split_csv: Path, dataset: str, lock_file: Path) -> None:
+    """The train / val / test splits as the active run's MLflow dataset inputs (the runs
+    table's Dataset column): named `<data set> <split>`, their rows (face id, class) as the
+    profile's row count, and as digest the hash DVC recorded for the split stage's output —
+    the same number `dvc status` compares — or, outside DVC, split.csv's md5."""
+    import mlflow.data
+    import pandas as pd
+
+    table = pd.read_csv(split_csv, dtype=str, keep_default_na=False)
+    splits_dir = Path(split_csv).parent
+    recorded = {path.partition(".")[2].partition(".")[2]: md5 for path, md5 in
+                dvc_lock_hashes(lock_file, ("split",)).items()}
+    digest = recorded.get(str(splits_dir)) or hashlib.md5(Path(split_csv).read_bytes()).hexdigest()
+    for split, context in SPLIT_CONTEXTS.items():
+        rows = table.loc[table["split"] == split, ["face_id", "class"]].reset_index(drop=True)
+        with warnings.catch_warnings():  # MLflow registers its local-file source twice (''
+            # and 'file' schemes), then warns a path is ambiguous between the two
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+            data = mlflow.data.from_pandas(rows, source=str(split_csv), targets="class",
+                                           name=f"{dataset} {split}", digest=digest[:36])
+        mlflow.log_input(data, context=context)

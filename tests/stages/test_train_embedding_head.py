@@ -4,6 +4,7 @@ licences recorded; a face without an embedding stops the stage with one line nam
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import mlflow
@@ -63,6 +64,18 @@ def test_train_embedding_head_stage(embedded, tmp_path, monkeypatch) -> None:
     assert run.data.tags[f"licence.{ARTIFACTS['sface'].filename}"] == ARTIFACTS["sface"].licence
     assert run.data.tags["embedder"] == "sface" and run.data.tags["dataset.size.train"] == "27"
     assert len(client.get_metric_history(info["run_id"], "val_accuracy")) == len(history)
+    # the splits as dataset inputs: the runs table's Dataset column (no dvc.lock here: the
+    # digest is split.csv's md5, what DVC would record for the file)
+    split_csv = embedded / "data/splits" / SPLIT_CSV
+    table = pd.read_csv(split_csv)
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {f"lfw-subset (folder, >= 70 per class) {s}"
+                           for s in ("train", "val", "test")}
+    for split, context in (("train", "training"), ("val", "validation"), ("test", "test")):
+        logged = inputs[f"lfw-subset (folder, >= 70 per class) {split}"]
+        assert logged.dataset.digest == hashlib.md5(split_csv.read_bytes()).hexdigest()
+        assert {t.key: t.value for t in logged.tags}["mlflow.data.context"] == context
+        assert json.loads(logged.dataset.profile)["num_rows"] == (table["split"] == split).sum()
     version = client.get_model_version_by_alias("stars", "candidate")
     assert version.run_id == info["run_id"]
     loaded = mlflow.pyfunc.load_model(f"models:/stars@candidate")
