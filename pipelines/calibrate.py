@@ -31,6 +31,7 @@ from starrec.artifacts import (
 from starrec.calibrate.openset import (
     calibrate_threshold,
     calibration_people,
+    leave_one_star_out,
     plot_tradeoff,
     relabel,
     tradeoff,
@@ -72,26 +73,32 @@ def main(cfg: Config) -> None:
     write_impostors(models / IMPOSTORS, impostors, people[:len(impostors)])
     calib = calibration_people(people, p.unknown.calibration_share, p.unknown.seed)
     in_calib = np.array([person in calib for person in people], bool)
-    if not in_calib.any():
-        raise StageError(f"{p.unknown.path}: no faces of held-out people to calibrate the "
-                         "unknown threshold with (predict.unknown)")
-
     val, test = split_probs(cfg, classifier, ("val", "test"))
-    record = calibrate_threshold(*val, unknown[in_calib], p.target_precision, p.unknown.prior,
+    impostors_of = "held-out people"
+    calib_unknown, report_unknown = unknown[in_calib], unknown[~in_calib]
+    if not in_calib.any():
+        impostors_of = "leave-one-star-out"
+        log.warning("%s: %d held-out people who are not stars (every other person there is "
+                    "one), too few to calibrate the unknown threshold with and judge it; each "
+                    "star in turn plays the stranger instead (leave-one-star-out: val "
+                    "calibrates, test judges)", p.unknown.path, len(set(people)))
+        calib_unknown, report_unknown = leave_one_star_out(*val), leave_one_star_out(*test)
+    record = calibrate_threshold(*val, calib_unknown, p.target_precision, p.unknown.prior,
                                  model_id_of(models / MODEL), p.score)
     write_json_atomic(models / OPEN_SET, record.to_json())
     report_people = sorted(set(people) - calib)
-    report = {**record.to_json(), "test": tradeoff(*test, unknown[~in_calib], record.rule),
-              "unknown_people": {"path": p.unknown.path, "n_people": len(set(people)),
-                                 "n_faces": len(people), "calibration_people": sorted(calib),
+    report = {**record.to_json(), "test": tradeoff(*test, report_unknown, record.rule),
+              "unknown_people": {"path": p.unknown.path, "impostors": impostors_of,
+                                 "n_people": len(set(people)), "n_faces": len(people),
+                                 "calibration_people": sorted(calib),
                                  "report_people": report_people}}
     write_json_atomic(reports / OPEN_SET, report)
-    plot_tradeoff(*test, unknown[~in_calib], record.rule, reports / "open_set.png")
+    plot_tradeoff(*test, report_unknown, record.rule, reports / "open_set.png")
     at = report["test"]["at_threshold"]
     log.info("test: known accuracy %.3f (closed set %.3f), known rejected %.3f, unknown "
              "rejected %.3f over %d faces of %d other held-out people", at["known_accuracy"],
              report["test"]["closed_set_accuracy"], at["known_rejected"],
-             at["unknown_rejected"], int((~in_calib).sum()), len(report_people))
+             at["unknown_rejected"], len(report_unknown), len(report_people))
     register(cfg, report, face_files)
 
 

@@ -90,3 +90,25 @@ def test_pyfunc_not_promoted_when_the_champion_is_another_run(stage_tree) -> Non
         assert bank["embeddings"].shape == (0, 0) and bank["names"].shape == (0,)
     with pytest.raises(mlflow.exceptions.MlflowException):
         MlflowClient().get_model_version_by_alias("cal-pyfunc", "champion")
+
+
+def test_stars_that_include_every_held_out_person_fall_back_to_leave_one_star_out(
+        stage_tree, known_face_dirs, caplog) -> None:
+    """The held-out folder holds only the stars' own people: instead of stopping, each star
+    in turn plays the stranger (its own score removed), with a warning naming why."""
+    cfg, run_id = stage_tree
+    stars_only = cfg.predict.model_copy(update={"unknown": cfg.predict.unknown.model_copy(
+        update={"path": str(known_face_dirs["val"])})})
+    cfg = cfg.model_copy(update={"predict": stars_only})
+    run_main("calibrate", cfg)
+    assert "too few to calibrate the unknown threshold" in caplog.text
+    assert "leave-one-star-out" in caplog.text
+    rule = json.loads((cfg.paths.models / "open_set.json").read_text())
+    report = json.loads((cfg.paths.reports / "open_set.json").read_text())
+    assert report["unknown_people"]["impostors"] == "leave-one-star-out"
+    assert report["unknown_people"]["n_people"] == 0
+    n_val = sum(1 for _ in (known_face_dirs["val"]).glob("*/*.png"))
+    assert rule["n_unknown"] == rule["n_known"] == n_val  # every val face, both ways
+    at = report["test"]["at_threshold"]
+    assert at["unknown_rejected"] > at["known_rejected"]
+    assert 0 < rule["threshold"] < 1

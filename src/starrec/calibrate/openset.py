@@ -183,6 +183,16 @@ def calibration_people(people: list[str], share: float, seed: int) -> set[str]:
     return {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:n]}
 
 
+def leave_one_star_out(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Class scores (N, K) of known faces as if each face's own star were not known: its
+    column zeroed, the others renormalised (the scores given that it is not that star). The
+    impostors when no held-out person is left (every one of them is a star): each star in
+    turn plays the stranger to the others."""
+    out = np.array(probs, dtype=np.float64, copy=True)
+    out[np.arange(len(out)), np.asarray(labels, dtype=np.int64)] = 0.0
+    return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+
+
 def relabel(labels: np.ndarray, names: list[str], classes: list[str], where: Path) -> np.ndarray:
     """Label ids of a label map (`names`) as indices into a model's `classes`."""
     missing = set(names) - set(classes)
