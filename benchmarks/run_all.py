@@ -1,13 +1,14 @@
 """Run every benchmark in turn (`make bench`): extraction speed, input pipeline vs training
 step, few-shot recognition, pretrained face models, the class cleaner on label noise, and the
-default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), and serving
-under load (`mlflow models serve`, photos mixed with bad payloads). Each prints
+default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), serving
+under load (`mlflow models serve`, photos mixed with bad payloads), and a new user's first
+hour (fresh clone: repro, predict with no --model, one photo added to LFW-62). Each prints
 its own table; this sequences them, so one slow or failing benchmark does not hide the
 others' figures, then gathers the JSON they write into benchmarks/results.json and renders
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise stages serve_load]
+                                  clean_noise stages serve_load first_hour]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -24,10 +25,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
-              "stages", "serve_load")
+              "stages", "serve_load", "first_hour")
 # the benchmarks that write JSON (face_models and clean_noise write theirs themselves)
 JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
-        "serve_load": HERE / "serve_load.json",
+        "serve_load": HERE / "serve_load.json", "first_hour": HERE / "first_hour.json",
         "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json"}
 RESULTS = HERE / "results.json"
 DOC = HERE.parent / "docs" / "benchmarks.md"
@@ -39,7 +40,7 @@ def command(name: str) -> list[str]:
     backbone = HERE.parent / "models" / "backbone.keras"
     if name == "few_shot" and backbone.is_file():
         cmd += ["--backbone", str(backbone)]
-    if name in ("input_pipeline", "stages", "serve_load"):  # others write their JSON themselves
+    if name in ("input_pipeline", "stages", "serve_load", "first_hour"):  # others write their JSON themselves
         cmd += ["--out", str(JSON[name])]
     return cmd
 
@@ -169,7 +170,28 @@ def render(r: dict) -> str:
                 f"{sl['responses_5xx']} | {sl['server_up_after']} |", "",
                 "Answers per kind: " + ", ".join(f"{k}: {n}" for k, n in sl["answers"].items())
                 + "."]
+    if "first_hour" in r:
+        out += first_hour_table(r["first_hour"])
     return "\n".join(out) + "\n"
+
+
+def first_hour_table(f: dict) -> list[str]:
+    """Fresh clone: predict right after the pipeline; one photo added to LFW-62."""
+    lfw7, lfw62 = f["lfw7"], f["lfw62"]
+    a, b = lfw62["from_nothing"], lfw62["one_photo_added"]
+    return ["", f"## A new user's first hour (fresh clone, load {f['load_avg_1m_at_start']} "
+            "at start)
+",
+            f"Default `dvc repro` (LFW-7) from nothing: {lfw7['repro_wall_s']} s; then "
+            f"`starrec predict` of a Bush photo, no `--model`: **{lfw7['predict_bush']}**; "
+            f"TensorFlow start-up lines in the stage logs: {lfw7['tensorflow_lines_in_log'] or 'none'}.",
+            "", "| LFW-62 | extract_faces + embed s | whole repro s |", "|---|---|---|",
+            f"| from nothing | {a['face_stages_wall_s']} | {a['repro_wall_s']} |",
+            f"| one photo added | {b['face_stages_wall_s']} | {b['repro_wall_s']} |",
+            f"| share | **{100 * lfw62['face_stages_share']:.1f} %** (target <= 10 %) | "
+            f"**{100 * lfw62['repro_share']:.1f} %** (target <= 30 %) |", "",
+            f"After the switch to LFW-62, `starrec predict` of the Bush photo: "
+            f"{lfw62['predict_bush']}."]
 
 
 if __name__ == "__main__":

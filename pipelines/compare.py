@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -76,6 +75,8 @@ def embeddings(cfg: Config, name: str, train: tuple[np.ndarray, np.ndarray],
         backbone = cfg.paths.models / BACKBONE
         if not backbone.is_file():
             raise ModelFileError(f"{backbone}: not found (dvc repro research/dvc.yaml:pretrain)")
+        import keras  # after starrec: its start-up lines silenced (starrec.log)
+
         model = keras.saving.load_model(backbone, compile=False)
         return embed(model, train[0]), embed(model, test[0])
     embedder = make_embedder(cfg.faces, cfg.download.http, name)

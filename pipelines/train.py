@@ -19,12 +19,11 @@ import os
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import mlflow
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from starrec.artifacts import (
     BACKBONE,
@@ -65,6 +64,10 @@ from starrec.train.multi_worker import fit_distributed_head
 from starrec.train.models import build_model, load_backbone, uses_backbone
 from starrec.train.registry import log_keras_model, remember_run, resumable_run_id
 from starrec.train.report import plot_learning_curves, write_history
+
+if TYPE_CHECKING:  # imported by starrec's modules, after starrec: quietly (starrec.log)
+    import keras
+    import tensorflow as tf
 
 log = logging.getLogger("starrec.train")
 def main(cfg: Config) -> None:
