@@ -55,7 +55,7 @@ def predict(clone: Path, photo: Path, out: str) -> pd.DataFrame:
 
 
 def repro(clone: Path) -> str:
-    done = run(["dvc", "repro"], clone)
+    done = run(["dvc", "repro"], clone, COLUMNS="250")  # log lines unwrapped
     log = done.stdout + done.stderr
     assert not any(n in log for n in NOISE), "TensorFlow start-up lines in the stage logs"
     return log
