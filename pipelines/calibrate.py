@@ -51,7 +51,8 @@ from starrec.predict.model_io import (
     load_classifier,
 )
 from starrec.serve.pyfunc import face_model_names, log_pyfunc
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 from starrec.tracking import read_run_json, use_tracking_uri
 from starrec.train.embedding_data import EmbeddingDataError, load_embedding_data
 

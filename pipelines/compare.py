@@ -28,7 +28,8 @@ from starrec.evaluate.compare_embedders import (
 from starrec.faces.artifacts import ModelFileError
 from starrec.faces.embed import embed, embed_manifest, make_embedder
 from starrec.io import atomic_dir
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 from starrec.train.embedding_data import EmbeddingDataError, embeddings_of
 
 log = logging.getLogger("starrec.compare")

@@ -16,7 +16,8 @@ from starrec.download.manifest import write_manifest
 from starrec.download.raw import log_summary, write_raw
 from starrec.download.sources import gather
 from starrec.io import scratch_dir
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 
 
 def main(cfg: Config) -> None:

@@ -19,7 +19,8 @@ from starrec.faces.clean import clean_faces, write_flagged_sheet
 from starrec.faces.embed import EMBEDDER_FILES, embed_manifest, make_embedder
 from starrec.faces.result_cache import ResultCache
 from starrec.io import atomic_dir, write_json_atomic
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,8 @@ from starrec.evaluate.reports import (
 )
 from starrec.io import scratch_dir, write_json_atomic
 from starrec.model_meta import MetaError, read_meta
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 from starrec.tracking import connect, read_run_json
 from starrec.train.embedding_data import EmbeddingDataError, embeddings_of
 

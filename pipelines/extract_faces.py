@@ -12,7 +12,8 @@ from starrec.faces.extract import COLUMNS, list_photos, process_photos, report, 
 from starrec.faces.preview import write_preview
 from starrec.faces.result_cache import ResultCache
 from starrec.io import atomic_dir
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 
 
 def main(cfg: Config) -> None:

@@ -34,7 +34,8 @@ from starrec.pretrain.identities import excluded, split_people, target_names
 from starrec.pretrain.tracking import log_to_mlflow, pretrain_run
 from starrec.pretrain.train import train_backbone
 from starrec.pretrain.verify import verification
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 
 log = logging.getLogger("starrec.pretrain")
 

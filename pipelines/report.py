@@ -23,7 +23,8 @@ from starrec.faces.artifacts import licences
 from starrec.faces.embed import face_model_files
 from starrec.io import atomic_path, write_json_atomic
 from starrec.model_meta import MetaError, read_meta
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 from starrec.tracking import read_run_json
 
 log = logging.getLogger("starrec.report")

@@ -12,7 +12,8 @@ from starrec.dataset.manifest import read_faces_manifest
 from starrec.dataset.split import drop_cleaned, split_faces
 from starrec.dataset.split_plot import plot_split_counts
 from starrec.io import atomic_dir, write_json_atomic
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 
 
 def main(cfg: Config) -> None:

@@ -45,7 +45,8 @@ from starrec.io import save_keras, scratch_dir
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.faces.artifacts import licences
 from starrec.faces.embed import face_model_files
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 from starrec.tracking import (
     connect,
     dataset_name,

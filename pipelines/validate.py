@@ -19,7 +19,8 @@ from starrec.dataset.validate import (
     validate_faces,
 )
 from starrec.io import atomic_dir, write_json_atomic
-from starrec.stage import StageError, run_stage
+from starrec.errors import StageError
+from starrec.stage import run_stage
 
 log = logging.getLogger("starrec.validate")
 

@@ -159,7 +159,7 @@ def search(params: str = typer.Option("params.yaml", "--params",
     from starrec.config import ConfigError, load_config
     from starrec.search.dvc_queue import QueueError
     from starrec.search.run import run_search
-    from starrec.stage import StageError
+    from starrec.errors import StageError
 
     try:
         cfg = load_config(params)

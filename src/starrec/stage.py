@@ -10,14 +10,11 @@ from pathlib import Path
 
 from starrec.artifacts import STARS
 from starrec.config import Config, ConfigError, load_config
+from starrec.errors import StageError
 from starrec.log import setup_logging
 
 log = logging.getLogger("starrec")
 PARAMS = Path("params.yaml")
-
-
-class StageError(RuntimeError):
-    """The stage cannot go on; the message is one line naming the file and the reason."""
 
 
 def run_stage(main: Callable[[Config], object]) -> None:

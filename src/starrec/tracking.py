@@ -22,7 +22,7 @@ from starrec.artifacts import STARS
 from starrec.config import DownloadParams, MlflowParams
 from starrec.flat import flatten
 from starrec.io import write_json_atomic
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from helpers.http_routes import jpeg
 from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 GOOD = {"ds/alice/a1.jpg": jpeg(1), "ds/alice/a2.jpg": jpeg(2), "ds/bob/b1.jpg": jpeg(3)}
 ESCAPE = "starrec-fault-escape.jpg"

@@ -20,7 +20,7 @@ from helpers.stages import download, download_params, extract_faces, split, vali
 from PIL import Image
 
 from starrec.config import ConfigError, load_config
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 def folder(tmp: Path, files: dict[str, bytes]) -> Path:

@@ -16,7 +16,7 @@ from helpers.http_routes import fail_then, jpeg, reset, send, stall, trickle
 from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 def params(tmp: Path, **over: object) -> DownloadParams:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers.models import fast_train as fast_params
 
-from starrec.stage import StageError
+from starrec.errors import StageError
 from starrec.train.data import load_data
 from starrec.train.devices import setup_devices
 from starrec.train.fit import compile_model, fit_model

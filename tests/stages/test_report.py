@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from starrec.evaluate.headline import headline
 from starrec.evaluate.metrics import classification_metrics
 from starrec.model_meta import ModelMeta, write_meta
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 CLASSES = ["Ariel_Sharon", "Colin_Powell", "Tony_Blair"]
 TAGS = {"git.commit": "316282e" * 5 + "abcde", "git.dirty": "False",

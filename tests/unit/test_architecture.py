@@ -13,9 +13,9 @@ from helpers.imports import SRC, direct_imports, module_file, source_files
 from helpers.paths import REPO_ROOT
 
 # The base modules every layer may use; they import only each other.
-CORE = {"starrec", "starrec.artifacts", "starrec.config", "starrec.flat", "starrec.io",
-        "starrec.log", "starrec.model_meta", "starrec.names", "starrec.stage", "starrec.engine",
-        "starrec.tracking", "starrec.servers"}
+CORE = {"starrec", "starrec.artifacts", "starrec.config", "starrec.errors", "starrec.flat",
+        "starrec.io", "starrec.log", "starrec.model_meta", "starrec.names", "starrec.stage",
+        "starrec.engine", "starrec.tracking", "starrec.servers"}
 # Packages bottom up: each may import CORE, itself and the packages before it.
 LAYERS = ["download", "faces", "dataset", "train", "pretrain", "evaluate", "calibrate",
           "predict", "enroll", "serve", "search", "cli", "tracking_server"]

@@ -32,7 +32,7 @@ from starrec.dataset.tfrecords import (
     read_schema,
     write_shards,
 )
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 TEXT_COLUMNS = ("face_id", "class", "path", "source_path", "source_sha256", "status", "reason",
                 "detector", "sha256", "phash")

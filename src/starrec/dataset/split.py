@@ -25,7 +25,7 @@ from tqdm import tqdm
 from starrec.artifacts import SPLITS
 from starrec.config import SplitParams
 from starrec.dataset.manifest import ok_faces
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

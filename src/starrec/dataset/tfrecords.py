@@ -30,7 +30,7 @@ from starrec.artifacts import LABEL_MAP, SCHEMA, SPLITS
 from starrec.config import EngineParams
 from starrec.engine import Failed, map_elements
 from starrec.io import write_json_atomic
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

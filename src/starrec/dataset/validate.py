@@ -24,7 +24,7 @@ from great_expectations.data_context.types.base import (
 
 from starrec.config import ValidateParams
 from starrec.dataset.manifest import ok_faces, read_faces_manifest
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 TEXT = ["str"]
 NUMBER = ["int", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

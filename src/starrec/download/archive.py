@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from starrec.config import ArchiveLimits
 from starrec.download.manifest import Row, Status
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from starrec.download.archive import safe_extract
 from starrec.download.http import fetch
 from starrec.download.ingest import Candidate
 from starrec.download.manifest import Row, Status
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

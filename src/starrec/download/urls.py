@@ -21,7 +21,7 @@ from starrec.download.http import Fetched, fetch
 from starrec.download.ingest import Candidate, Verified, sha256_file
 from starrec.download.manifest import Status
 from starrec.io import write_json_atomic
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

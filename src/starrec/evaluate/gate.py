@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from starrec.config import GateMetric, GateParams
 from starrec.io import write_json_atomic
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from starrec.evaluate.plots import (
     plot_misclassified,
 )
 from starrec.io import write_json_atomic
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 REPORT_FILES = (EVALUATION, "confusion_matrix.png", "misclassified.png",
                 "plots/confusion.json", "plots/learning_curve.json")

@@ -48,7 +48,7 @@ from starrec.faces.detectors import Detector, make_detector
 from starrec.faces.image import UnreadableImage, decode_rgb
 from starrec.faces.result_cache import ResultCache, code_sha256, library_versions, result_key
 from starrec.io import write_text_atomic
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

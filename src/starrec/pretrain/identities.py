@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from starrec.names import person_key
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 def target_names(path: Path) -> list[str]:

@@ -15,7 +15,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from starrec.artifacts import AUGMENTED_SPLIT
 from starrec.config import TrainParams
 from starrec.dataset.tfrecords import list_shards, make_dataset, read_label_map
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from helpers.stages import split as run_split
 from PIL import Image, ImageEnhance
 
 from starrec.dataset.split import assign_splits
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 CROP = (70, 70, 180, 180)  # the fixture's face box in the 250x250 LFW photos
 

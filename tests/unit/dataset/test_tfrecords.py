@@ -15,7 +15,7 @@ from helpers.params import section
 from helpers.stages import write_tfrecords
 
 from starrec.dataset.tfrecords import list_shards, make_dataset, parse_example, read_label_map
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 def write_split_csv(faces_dir: Path, path: Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from helpers.params import section
 from helpers.stages import validate
 
 from starrec.dataset.validate import configured_classes
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 CLASSES = ["Ariel_Sharon", "Colin_Powell", "Hugo_Chavez"]
 

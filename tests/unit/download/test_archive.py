@@ -15,7 +15,7 @@ from helpers.stages import download, download_params
 
 from starrec.config import ArchiveLimits, DownloadParams
 from starrec.download.archive import safe_extract
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 def limits(files: int, total: int, member: int) -> ArchiveLimits:

@@ -12,7 +12,7 @@ from helpers.http_routes import jpeg
 from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 LFW_7 = {"Ariel_Sharon": 77, "Colin_Powell": 236, "Donald_Rumsfeld": 121, "George_W_Bush": 530,
          "Gerhard_Schroeder": 109, "Hugo_Chavez": 71, "Tony_Blair": 144}

@@ -12,7 +12,7 @@ from helpers.http_routes import send
 from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 PEOPLE = {"Colin_Powell": 6, "Tony_Blair": 4, "George_W_Bush": 2}
 

@@ -12,7 +12,7 @@ from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
 from starrec.download.manifest import COLUMNS
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 HTML = b"<!DOCTYPE html><html><body>Sorry, this photo was removed</body></html>"
 MAX_BYTES = 20_000

@@ -21,7 +21,7 @@ from starrec.evaluate.gate import (
     task_of,
     write_champion,
 )
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from starrec.names import person_key
 from starrec.pretrain.identities import excluded, split_people, target_names
-from starrec.stage import StageError
+from starrec.errors import StageError
 
 
 def test_person_key_ignores_case_underscores_spaces():

@@ -13,7 +13,7 @@ import mlflow
 import pytest
 from helpers.params import config, section
 
-from starrec.stage import StageError
+from starrec.errors import StageError
 from starrec.tracking import (
     connect,
     dataset_name,
