@@ -19,8 +19,6 @@ from starrec.config import Config
 from starrec.evaluate.card import model_card, run_description
 from starrec.evaluate.headline import headline
 from starrec.evaluate.publish import provenance, publish
-from starrec.faces.artifacts import licences
-from starrec.faces.embed import face_model_files
 from starrec.io import atomic_path, write_json_atomic
 from starrec.model_meta import MetaError, read_meta
 from starrec.errors import StageError
@@ -53,7 +51,7 @@ def main(cfg: Config) -> None:
         title = f"{run['registered_model']} v{run['model_version']}"
         gate = evaluation["gate"]["reason"]
         card = model_card(title, meta.model or "", meta.classes or [], tags, numbers, gate,
-                          licences(face_model_files(meta.extract.detector, meta.embedder)))
+                          meta.licences or {})
         with atomic_path(reports / MODEL_CARD) as tmp:
             tmp.write_text(card)
         publish(client, run["run_id"],

@@ -112,7 +112,8 @@ def main(cfg: Config) -> None:
         save_keras(model, models / MODEL)
         write_meta(models / MODEL_META, ModelMeta(
             classes=data.classes, image_size=height, image_shape=[height, width, channels],
-            channels=channels, input_range=[0.0, 1.0], model=t.model, extract=cfg.extract))
+            channels=channels, input_range=[0.0, 1.0], model=t.model, extract=cfg.extract,
+            licences=licences(face_model_files(cfg.extract.detector, None))))
         example = next(iter(data.val.take(1)))[0].numpy()[:2]
         register(cfg, run, uri, model, history, example, data.classes,
                  f"{t.model}: {len(data.classes)} classes")
