@@ -15,6 +15,8 @@ from starrec.evaluate.headline import headline
 from starrec.evaluate.metrics import classification_metrics
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.errors import StageError
+from starrec.faces.artifacts import licences
+from starrec.faces.embed import face_model_files
 
 CLASSES = ["Ariel_Sharon", "Colin_Powell", "Tony_Blair"]
 TAGS = {"git.commit": "316282e" * 5 + "abcde", "git.dirty": "False",
@@ -48,7 +50,8 @@ def inputs(tmp_path):
     (reports / "open_set.json").write_text(json.dumps(open_set))
     write_meta(models / "model_meta.json", ModelMeta(
         classes=CLASSES, image_size=112, channels=3, extract=config().extract,
-        model="embedding_head", embedder="sface"))
+        model="embedding_head", embedder="sface",
+        licences=licences(face_model_files("yunet", "sface"))))  # as train records them
     (models / "run.json").write_text(json.dumps({
         "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
         "tracking_uri": cfg.mlflow.tracking_uri, "registered_model": "rk",
