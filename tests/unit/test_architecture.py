@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers.imports import SRC, direct_imports, module_file, source_files
 from helpers.paths import REPO_ROOT
+from helpers.stage_deps import src_deps
 
 # The base modules every layer may use; they import only each other.
 CORE = {"starrec", "starrec.artifacts", "starrec.config", "starrec.errors", "starrec.flat",
@@ -91,6 +92,21 @@ def test_stage_declares_every_module_it_imports(stage: str) -> None:
     missing = sorted(str(f.relative_to(REPO_ROOT)) for f in needed
                      if not any(f == d or d in f.parents for d in deps))
     assert missing == [], f"dvc.yaml: stage {stage} lacks these deps"
+
+
+WHOLE_PACKAGE = {"calibrate": "the pyfunc model it logs carries the package's code"}
+
+
+@pytest.mark.parametrize("stage", sorted(dvc_stages()))
+def test_stage_src_deps_are_exactly_what_it_imports(stage: str) -> None:
+    """No more either: a src/ dep the stage does not import would re-run it for nothing.
+    Regenerate them with `python tests/helpers/stage_deps.py`."""
+    script, deps = dvc_stages()[stage]
+    declared = sorted(str(d.relative_to(REPO_ROOT)) for d in deps if SRC in d.parents)
+    expected = ["src/starrec"] if stage in WHOLE_PACKAGE else sorted(src_deps(script))
+    assert declared == expected, (
+        f"dvc.yaml: stage {stage}'s src/ deps are not what it imports "
+        "(python tests/helpers/stage_deps.py rewrites them)")
 
 
 def test_module_file_finds_packages_and_modules() -> None:
