@@ -30,7 +30,7 @@ def main(cfg: Config) -> None:
     manifest = cfg.paths.faces / MANIFEST
     faces = read_faces(manifest)
     with atomic_dir(cfg.paths.validation) as out:
-        result = validate_faces(cfg.validate_, faces, classes, cfg.extract.image_size,
+        result = validate_faces(cfg.validate_, faces, classes, cfg.extract,
                                 out / "data_docs")
         write_json_atomic(out / "result.json",
                           {name: r.to_json_dict() for name, r in result.results.items()})

@@ -217,8 +217,7 @@ class CleanParams(Section):
 
 
 class ValidateParams(Section):
-    min_images_per_class: NonNegInt
-    min_face_size: NonNegInt
+    min_images_per_class: NonNegInt  # the smallest face: extract.min_face_size, every face it keeps
     max_face_size: PosInt
     min_blur_var: NonNegFloat  # Laplacian variance below this counts as blurry
     max_blur_share: Share  # at most this share of faces may be blurry; 1.0 = no blur gate

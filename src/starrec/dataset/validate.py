@@ -22,7 +22,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from starrec.config import ValidateParams
+from starrec.config import ExtractParams, ValidateParams
 from starrec.dataset.manifest import ok_faces, read_faces_manifest
 from starrec.errors import StageError
 
@@ -77,12 +77,12 @@ class Validation:
 
 
 def validate_faces(params: ValidateParams, faces: pd.DataFrame, allowed_classes: Sequence[str],
-                   image_size: int, docs_dir: Path) -> Validation:
-    """Run both suites over `faces` (see `read_faces`); GX data docs are rendered into
-    `docs_dir`."""
+                   extract: ExtractParams, docs_dir: Path) -> Validation:
+    """Run both suites over `faces` (see `read_faces`) as `extract` should have cut them
+    (crop size, smallest face kept); GX data docs are rendered into `docs_dir`."""
     counts = _class_counts(faces, allowed_classes)
     tables = {
-        "faces": (faces, _faces_suite(params, allowed_classes, image_size), "face_id"),
+        "faces": (faces, _faces_suite(params, allowed_classes, extract), "face_id"),
         "class_counts": (counts, _counts_suite(params), "class"),
     }
     results = _run_suites(tables, docs_dir)
@@ -121,8 +121,9 @@ def _class_counts(faces: pd.DataFrame, allowed: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({"class": names, "count": [int(present.get(n, 0)) for n in names]})
 
 
-def _faces_suite(params: ValidateParams, classes: Sequence[str], image_size: int) -> gx.ExpectationSuite:
-    e = gx.expectations
+def _faces_suite(params: ValidateParams, classes: Sequence[str], extract: ExtractParams
+                 ) -> gx.ExpectationSuite:
+    e, image_size = gx.expectations, extract.image_size
     columns = [x for column, types in COLUMNS.items()
                for x in (e.ExpectColumnToExist(column=column),
                          e.ExpectColumnValuesToBeInTypeList(column=column, type_list=types))]
@@ -131,7 +132,7 @@ def _faces_suite(params: ValidateParams, classes: Sequence[str], image_size: int
         e.ExpectColumnValuesToNotBeNull(column="class"),
         e.ExpectColumnValuesToBeInSet(column="class", value_set=list(classes)),
         e.ExpectColumnValuesToBeUnique(column="face_id"),
-        e.ExpectColumnValuesToBeBetween(column="face_size", min_value=params.min_face_size,
+        e.ExpectColumnValuesToBeBetween(column="face_size", min_value=extract.min_face_size,
                                         max_value=params.max_face_size),
         e.ExpectColumnValuesToBeInSet(column="height", value_set=[image_size]),
         e.ExpectColumnValuesToBeInSet(column="width", value_set=[image_size]),
