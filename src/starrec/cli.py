@@ -102,23 +102,25 @@ def inspect(
 def enroll(
     name: str = typer.Argument(..., help="The star's name (a new class, or more photos of one)."),
     photos: list[str] = typer.Argument(..., help="Photos or folders of photos of that star."),
-    model: str = typer.Option("models/model.keras", "--model", "-m",
+    model: str = typer.Option(None, "--model", "-m",
                               help="The model whose faces and embedder enrolment uses: a head "
                                    "on embeddings, or models/backbone.keras. The gallery "
-                                   "(gallery.json) is kept beside it."),
+                                   "(gallery.json) is kept beside it. Default: model.keras in "
+                                   "paths.models."),
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (enroll)."),
 ) -> None:
     """Add a star from a few photos (no retraining): face embeddings become its prototype.
     Predict with it: starrec predict --model models/gallery.json PHOTOS."""
     quiet_tensorflow()
+    from starrec.artifacts import MODEL
     from starrec.config import ConfigError, load_config
     from starrec.enroll import EnrollError
     from starrec.enroll.enroll import enroll as add
 
     try:
         cfg = load_config(params)
-        out = add(name, photos, model, cfg.enroll.unknown_accept, cfg.predict.max_image_pixels,
-                  cfg.predict.batch_size)
+        out = add(name, photos, model or cfg.paths.models / MODEL, cfg.enroll.unknown_accept,
+                  cfg.predict.max_image_pixels, cfg.predict.batch_size)
     except (EnrollError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -129,19 +131,22 @@ def enroll(
 @app.command()
 def unenroll(
     name: str = typer.Argument(..., help="The enrolled star to remove."),
-    model: str = typer.Option("models/model.keras", "--model", "-m",
-                              help="The model the gallery is beside."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="The model the gallery is beside. Default: model.keras in "
+                                   "paths.models."),
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (enroll)."),
 ) -> None:
     """Remove an enrolled star."""
     quiet_tensorflow()
+    from starrec.artifacts import MODEL
     from starrec.config import ConfigError, load_config
     from starrec.enroll import EnrollError
     from starrec.enroll.enroll import unenroll as remove
 
     try:
         cfg = load_config(params)
-        out = remove(name, model, cfg.enroll.unknown_accept, cfg.predict.batch_size)
+        out = remove(name, model or cfg.paths.models / MODEL, cfg.enroll.unknown_accept,
+                     cfg.predict.batch_size)
     except (EnrollError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
