@@ -32,6 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from starrec.calibrate.rule import OpenSetRule, ScoreName, open_set_score  # noqa: E402
+from starrec.config import PredictParams  # noqa: E402
 from starrec.io import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,41 @@ def calibration_people(people: list[str], share: float, seed: int) -> set[str]:
         return set()
     n = min(max(1, round(share * len(names))), len(names) - 1)
     return {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:n]}
+
+
+def calibrate_open_set(val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                       unknown: np.ndarray, people: list[str], params: PredictParams,
+                       model_id: str) -> tuple[ThresholdRecord, dict[str, Any], np.ndarray]:
+    """The threshold calibrated on the `val` split's (class scores, labels) plus a seeded
+    share of the held-out `people` (their faces' class scores `unknown`), judged on `test`
+    plus the other held-out people: (record, report, the unknown scores judged). With no
+    held-out person to calibrate with, each star in turn plays the stranger
+    (`leave_one_star_out`), with a warning."""
+    u = params.unknown
+    calib = calibration_people(people, u.calibration_share, u.seed)
+    in_calib = np.array([person in calib for person in people], bool)
+    impostors = "held-out people"
+    calib_unknown, report_unknown = unknown[in_calib], unknown[~in_calib]
+    if not in_calib.any():
+        impostors = "leave-one-star-out"
+        log.warning("%s: %d held-out people who are not stars (every other person there is "
+                    "one), too few to calibrate the unknown threshold with and judge it; each "
+                    "star in turn plays the stranger instead (leave-one-star-out: val "
+                    "calibrates, test judges)", u.path, len(set(people)))
+        calib_unknown, report_unknown = leave_one_star_out(*val), leave_one_star_out(*test)
+    record = calibrate_threshold(*val, calib_unknown, params.target_precision, u.prior,
+                                 model_id, params.score)
+    report = {**record.to_json(), "test": tradeoff(*test, report_unknown, record.rule),
+              "unknown_people": {"path": u.path, "impostors": impostors,
+                                 "n_people": len(set(people)), "n_faces": len(people),
+                                 "calibration_people": sorted(calib),
+                                 "report_people": sorted(set(people) - calib)}}
+    at = report["test"]["at_threshold"]
+    log.info("test: known accuracy %.3f (closed set %.3f), known rejected %.3f, unknown "
+             "rejected %.3f over %d faces of %d other held-out people", at["known_accuracy"],
+             report["test"]["closed_set_accuracy"], at["known_rejected"],
+             at["unknown_rejected"], len(report_unknown), len(set(people) - calib))
+    return record, report, report_unknown
 
 
 def leave_one_star_out(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -267,7 +267,8 @@ def face_keys(embedder: Embedder, faces: pd.DataFrame, max_pixels: int) -> list[
     libraries, and what it is fed — an aligned crop's sha256, or for an embedder that cuts
     its own input, the photo's sha256 with the detection."""
     settings = result_key(
-        "embed-settings", embedder.name, [artifact(f).sha256 for f in EMBEDDER_FILES[embedder.name]],
+        "embed-settings", embedder.name,
+        [artifact(f).sha256 for f in EMBEDDER_FILES[embedder.name]],
         embedder.input.to_dict(), library_versions("opencv-python-headless", "numpy", "dlib-bin"),
         code_sha256(sys.modules[__name__]))
     if embedder.input.crop == "aligned_5pt":

@@ -138,3 +138,4 @@ def encode_image(path: str | Path) -> str:
 def request_json(images: list[str]) -> str:
     """The /invocations body for base64 images."""
     return json.dumps({"dataframe_split": {"columns": [IMAGE_COLUMN], "data": [[i] for i in images]}})
+
