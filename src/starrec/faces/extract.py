@@ -4,9 +4,8 @@ A photo's faces (PNGs and row values) depend only on its bytes and the settings
 (`extract_settings`), so they are kept in the result cache under that key: a photo seen
 before costs a read and a hash. Photos are processed in parallel worker processes (one
 detector each, OpenCV single-threaded so the processes don't fight over cores), or by Beam
-workers (`engine: beam`) running the
-same per-photo function; results come back in input order, so the manifest is the same
-whatever `n_jobs` or the engine is. A photo whose processing raises is an `error` row. A
+workers (`engine: beam`) running the same per-photo function; results come back in input
+order, so the manifest is the same whatever `n_jobs` or the engine is. A photo whose processing raises is an `error` row. A
 pool worker dies with the stage (Linux: the kernel kills it when its parent goes), and a
 worker that dies stops the stage with one line, not a traceback.
 """
