@@ -323,3 +323,17 @@ def make_dataset(files: Sequence[Path | str], *, batch_size: int, shuffle: bool 
     options = tf.data.Options()
     options.deterministic = seed is not None or not shuffle
     return ds.with_options(options)
+
+
+def load_pooled(tfrecord_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Every record of every split with records: float32 [0, 1] images and class names (for
+    a learner that splits by identity itself, e.g. pretraining, the photo split is pooled)."""
+    try:
+        classes = np.array(read_label_map(tfrecord_dir))
+        counts = read_schema(tfrecord_dir)["splits"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise StageError(f"{tfrecord_dir}: cannot read {LABEL_MAP} / {SCHEMA} ({exc})") from exc
+    parts = [load_split(tfrecord_dir, s) for s in SPLITS if counts.get(s, {}).get("records")]
+    if not parts:
+        raise StageError(f"{tfrecord_dir}: no TFRecord shards")
+    return np.concatenate([x for x, _ in parts]), classes[np.concatenate([y for _, y in parts])]

@@ -49,3 +49,16 @@ def split_people(names: Iterable[str], holdout: float, seed: int) -> tuple[list[
     order = np.random.default_rng(seed).permutation(len(people))
     held = sorted(people[i] for i in order[:n_out])
     return sorted(set(people) - set(held)), held
+
+
+def pretraining_people(names: np.ndarray, stars: list[str], holdout: float, seed: int
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
+    """Which faces (by person name) pretraining may see: the stars' people are left out (the
+    backbone must not have met them), and a seeded share of the others is held out to verify
+    the embedding on people it never trained on. Returns (kept faces, of those the training
+    faces (bool masks), {"train", "held_out", "excluded"} people)."""
+    dropped = excluded(set(names), stars)
+    keep = ~np.isin(names, dropped)
+    train_people, held_people = split_people(names[keep], holdout, seed)
+    return keep, np.isin(names[keep], train_people), {
+        "train": train_people, "held_out": held_people, "excluded": dropped}
