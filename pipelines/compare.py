@@ -14,10 +14,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from starrec.artifacts import BACKBONE, MANIFEST, embeddings_file
 from starrec.config import Config
-from starrec.dataset.manifest import read_faces_manifest
 from starrec.dataset.tfrecords import load_split, read_label_map
+from starrec.errors import StageError
 from starrec.evaluate.baseline import class_scores, fit_eigenfaces
 from starrec.evaluate.compare_embedders import (
     COLUMNS,
@@ -25,12 +24,11 @@ from starrec.evaluate.compare_embedders import (
     compare_embedders,
     plot_comparison,
 )
+from starrec.evaluate.embeddings_of_split import split_embeddings
 from starrec.faces.artifacts import ModelFileError
-from starrec.faces.embed import embed, embed_manifest, make_embedder
 from starrec.io import atomic_dir
-from starrec.errors import StageError
 from starrec.stage import run_stage
-from starrec.train.embedding_data import EmbeddingDataError, embeddings_of
+from starrec.train.embedding_data import EmbeddingDataError
 
 log = logging.getLogger("starrec.compare")
 BASELINE = "eigenfaces"
@@ -45,7 +43,8 @@ def main(cfg: Config) -> None:
     data = {}
     for name in cfg.compare.embedders:
         try:
-            e_train, e_test = embeddings(cfg, name, (x_train, train_ids), (x_test, test_ids))
+            e_train, e_test = split_embeddings(cfg, name, (x_train, train_ids),
+                                              (x_test, test_ids))
         except (ModelFileError, EmbeddingDataError, ValueError) as exc:
             raise StageError(f"compare {name}: {exc}") from None
         data[name] = ((e_train, names[y_train]), (e_test, names[y_test]))
@@ -64,27 +63,6 @@ def main(cfg: Config) -> None:
         plot_comparison(table, out / "comparison.png",
                         f"{len(y_test)} test faces of {len(classes)} stars (the pipeline's split)",
                         baseline=BASELINE)
-
-
-def embeddings(cfg: Config, name: str, train: tuple[np.ndarray, np.ndarray],
-               test: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) embeddings of the split's faces (images, face ids) by embedder `name`."""
-    if name == "sface":
-        npz = cfg.paths.embeddings / embeddings_file(name)
-        return tuple(embeddings_of(npz, train[1], test[1]))
-    if name == "own":
-        backbone = cfg.paths.models / BACKBONE
-        if not backbone.is_file():
-            raise ModelFileError(f"{backbone}: not found (dvc repro research/dvc.yaml:pretrain)")
-        import keras  # after starrec: its start-up lines silenced (starrec.log)
-
-        model = keras.saving.load_model(backbone, compile=False)
-        return embed(model, train[0]), embed(model, test[0])
-    embedder = make_embedder(cfg.faces, cfg.download.http, name)
-    faces = read_faces_manifest(cfg.paths.faces / MANIFEST).set_index("face_id", drop=False)
-    return tuple(embed_manifest(embedder, faces.loc[ids].reset_index(drop=True),
-                                cfg.paths.faces, cfg.paths.raw, cfg.download.max_image_pixels)
-                 for ids in (train[1], test[1]))
 
 
 if __name__ == "__main__":
