@@ -180,8 +180,7 @@ def first_hour_table(f: dict) -> list[str]:
     lfw7, lfw62 = f["lfw7"], f["lfw62"]
     a, b = lfw62["from_nothing"], lfw62["one_photo_added"]
     return ["", f"## A new user's first hour (fresh clone, load {f['load_avg_1m_at_start']} "
-            "at start)
-",
+            "at start)\n",
             f"Default `dvc repro` (LFW-7) from nothing: {lfw7['repro_wall_s']} s; then "
             f"`starrec predict` of a Bush photo, no `--model`: **{lfw7['predict_bush']}**; "
             f"TensorFlow start-up lines in the stage logs: {lfw7['tensorflow_lines_in_log'] or 'none'}.",

@@ -15,8 +15,8 @@ from starrec.download.ingest import dedupe, select_classes, verify_all
 from starrec.download.manifest import write_manifest
 from starrec.download.raw import log_summary, write_raw
 from starrec.download.sources import gather
-from starrec.io import scratch_dir
 from starrec.errors import StageError
+from starrec.io import scratch_dir
 from starrec.stage import run_stage
 
 

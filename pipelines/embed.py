@@ -14,12 +14,12 @@ import numpy as np
 from starrec.artifacts import CLEAN_CSV, EMBEDDINGS_META, FLAGGED_PNG, MANIFEST, embeddings_file
 from starrec.config import Config
 from starrec.dataset.manifest import ok_faces, read_faces_manifest
+from starrec.errors import StageError
 from starrec.faces.artifacts import ModelFileError, artifact
 from starrec.faces.clean import clean_faces, write_flagged_sheet
 from starrec.faces.embed import EMBEDDER_FILES, embed_manifest, make_embedder
 from starrec.faces.result_cache import ResultCache
 from starrec.io import atomic_dir, write_json_atomic
-from starrec.errors import StageError
 from starrec.stage import run_stage
 
 log = logging.getLogger(__name__)

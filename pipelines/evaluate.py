@@ -26,6 +26,7 @@ from starrec.artifacts import (
 )
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
+from starrec.errors import StageError
 from starrec.evaluate.baseline import class_scores, fit_eigenfaces
 from starrec.evaluate.compare_embedders import plot_comparison, prototype_metrics
 from starrec.evaluate.gate import (
@@ -48,7 +49,6 @@ from starrec.evaluate.reports import (
 )
 from starrec.io import scratch_dir, write_json_atomic
 from starrec.model_meta import MetaError, read_meta
-from starrec.errors import StageError
 from starrec.stage import run_stage
 from starrec.tracking import connect, read_run_json
 from starrec.train.embedding_data import EmbeddingDataError, embeddings_of

@@ -8,11 +8,11 @@ import pandas as pd
 
 from starrec.artifacts import MANIFEST
 from starrec.config import Config
+from starrec.errors import StageError
 from starrec.faces.extract import COLUMNS, list_photos, process_photos, report, write_manifest
 from starrec.faces.preview import write_preview
 from starrec.faces.result_cache import ResultCache
 from starrec.io import atomic_dir
-from starrec.errors import StageError
 from starrec.stage import run_stage
 
 

@@ -16,12 +16,12 @@ from mlflow.tracking import MlflowClient
 
 from starrec.artifacts import EVALUATION, METRICS, MODEL_CARD, MODEL_META, OPEN_SET, PYFUNC, RUN
 from starrec.config import Config
+from starrec.errors import StageError
 from starrec.evaluate.card import model_card, run_description
 from starrec.evaluate.headline import headline
 from starrec.evaluate.publish import provenance, publish
 from starrec.io import atomic_path, write_json_atomic
 from starrec.model_meta import MetaError, read_meta
-from starrec.errors import StageError
 from starrec.stage import run_stage
 from starrec.tracking import read_run_json
 

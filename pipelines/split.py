@@ -11,8 +11,8 @@ from starrec.config import Config
 from starrec.dataset.manifest import read_faces_manifest
 from starrec.dataset.split import drop_cleaned, split_faces
 from starrec.dataset.split_plot import plot_split_counts
-from starrec.io import atomic_dir, write_json_atomic
 from starrec.errors import StageError
+from starrec.io import atomic_dir, write_json_atomic
 from starrec.stage import run_stage
 
 

@@ -41,11 +41,11 @@ from starrec.artifacts import (
 from starrec.config import Config, TrainParams
 from starrec.dataset.augment import online_augmentation_layers
 from starrec.dataset.tfrecords import read_schema
-from starrec.io import save_keras, scratch_dir
-from starrec.model_meta import ModelMeta, write_meta
+from starrec.errors import StageError
 from starrec.faces.artifacts import licences
 from starrec.faces.embed import face_model_files
-from starrec.errors import StageError
+from starrec.io import save_keras, scratch_dir
+from starrec.model_meta import ModelMeta, write_meta
 from starrec.stage import run_stage
 from starrec.tracking import (
     connect,
@@ -61,8 +61,8 @@ from starrec.train.devices import is_chief, setup_devices
 from starrec.train.embedding_data import EmbeddingData, load_embedding_data
 from starrec.train.embedding_head import fit_embedding_head
 from starrec.train.fit import compile_model, discard_stale_checkpoints, fit_model, run_fingerprint
-from starrec.train.multi_worker import fit_distributed_head
 from starrec.train.models import build_model, load_backbone, uses_backbone
+from starrec.train.multi_worker import fit_distributed_head
 from starrec.train.registry import log_keras_model, remember_run, resumable_run_id
 from starrec.train.report import plot_learning_curves, write_history
 

@@ -18,8 +18,8 @@ from starrec.dataset.validate import (
     summary,
     validate_faces,
 )
-from starrec.io import atomic_dir, write_json_atomic
 from starrec.errors import StageError
+from starrec.io import atomic_dir, write_json_atomic
 from starrec.stage import run_stage
 
 log = logging.getLogger("starrec.validate")

@@ -162,9 +162,9 @@ def search(params: str = typer.Option("params.yaml", "--params",
     `search.target`, each an MLflow child run of one parent; the ranked table and the score
     chart go to reports/search/. Apply the best: dvc exp apply NAME && dvc repro."""
     from starrec.config import ConfigError, load_config
+    from starrec.errors import StageError
     from starrec.search.dvc_queue import QueueError
     from starrec.search.run import run_search
-    from starrec.errors import StageError
 
     try:
         cfg = load_config(params)

@@ -20,9 +20,9 @@ import yaml
 
 from starrec.artifacts import STARS
 from starrec.config import DownloadParams, MlflowParams
+from starrec.errors import StageError
 from starrec.flat import flatten
 from starrec.io import write_json_atomic
-from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

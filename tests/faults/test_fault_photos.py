@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers.fault_images import HTML, group_photo, modes, no_face, png_bomb
 from helpers.faces import make_raw, read_manifest
+from helpers.fault_images import HTML, group_photo, modes, no_face, png_bomb
 from helpers.faults import Case, case, cases
 from helpers.params import section
 from helpers.stages import download, download_params, extract_faces

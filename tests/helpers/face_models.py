@@ -15,10 +15,9 @@ import pytest
 
 from starrec.config import Config, load_config
 from starrec.faces.artifacts import ARTIFACTS, model_file
-from starrec.faces.detectors import Detection, detect_scaled
+from starrec.faces.detectors import Detection, YunetDetector, detect_scaled
 from starrec.faces.embed import SfaceEmbedder
 from starrec.faces.image import decode_rgb
-from starrec.faces.detectors import YunetDetector
 
 STARS = 12  # LFW people with the most photos: the "classes"; the first 7 are LFW-7 (>= 70)
 STAR_PHOTOS = 40  # photos embedded per star

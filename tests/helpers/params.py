@@ -18,7 +18,6 @@ from helpers.paths import PARAMS
 from starrec.artifacts import PUBLIC, STARS
 from starrec.config import Config, parse_config
 
-
 # the result cache of the stages tests run in-process: this session's own, never the repo's
 FACE_CACHE = Path(tempfile.mkdtemp(prefix="starrec-test-face-cache-"))
 atexit.register(shutil.rmtree, FACE_CACHE, ignore_errors=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from helpers import dvc_repo
+
 from starrec.tracking_server import free_port, port_open
 
 SERVER_START_TIMEOUT_S = 240

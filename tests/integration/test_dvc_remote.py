@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from helpers.dvc_repo import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # may run the shared pipeline

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from contextlib import closing
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import mlflow

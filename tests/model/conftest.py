@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from helpers.face_models import cfg, lfw, lfw_sface, lfw_stars, sface, yunet  # noqa: F401
 from helpers.faces import copy_photos, make_raw, split_table
-from helpers.params import section, stage_config
 from helpers.head import sface_model_with_impostors
+from helpers.params import section, stage_config
 from helpers.pretrain import NO_AUGMENT, PEOPLE, tiny_params
 from helpers.stages import extract_faces, run_main, tfrecords_of
 from helpers.tracking import store

@@ -12,9 +12,8 @@ from helpers.face_photos import largest_face, photos
 
 from starrec.config import Config
 from starrec.faces.artifacts import ModelFileError
-from starrec.faces.detectors import Detection
+from starrec.faces.detectors import Detection, YunetDetector
 from starrec.faces.embed import Embedder, OwnEmbedder, embed_faces, make_embedder
-from starrec.faces.detectors import YunetDetector
 
 
 @pytest.fixture(scope="module")

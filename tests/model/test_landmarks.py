@@ -11,9 +11,15 @@ from helpers.face_photos import largest_face, photo_files, photos
 
 from starrec.config import Config
 from starrec.faces.align import TEMPLATE_112, align_face
-from starrec.faces.detectors import Detection, HaarDetector, MtcnnDetector, detect_scaled, make_detector
+from starrec.faces.detectors import (
+    Detection,
+    HaarDetector,
+    MtcnnDetector,
+    YunetDetector,
+    detect_scaled,
+    make_detector,
+)
 from starrec.faces.image import decode_rgb
-from starrec.faces.detectors import YunetDetector
 
 
 def check_geometry(face: Detection) -> None:

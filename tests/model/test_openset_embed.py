@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from starrec.config import Config
-from starrec.evaluate.compare_embedders import prototype_scores
 from starrec.calibrate.openset import calibrate_threshold, calibration_people, tradeoff
 from starrec.calibrate.rule import ThresholdMismatch, load_rule, model_id_of
+from starrec.config import Config
+from starrec.evaluate.compare_embedders import prototype_scores
 from starrec.train.embedding_head import fit_embedding_head
-
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from mlflow.tracking import MlflowClient
 from starrec.artifacts import STARS
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
+from starrec.errors import StageError
 from starrec.evaluate.reports import REPORT_FILES
 from starrec.model_meta import ModelMeta, write_meta
-from starrec.errors import StageError
 
 # a quick, weak baseline: one PCA component (the small model below beats it)
 FAST = {"baseline_components": 1, "baseline_C": [10.0], "baseline_gamma": ["scale"],

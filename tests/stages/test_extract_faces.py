@@ -13,8 +13,8 @@ from helpers.params import section
 from helpers.stages import extract_faces, run_with
 from PIL import Image
 
-from starrec.faces.extract import COLUMNS, LANDMARKS
 from starrec.errors import StageError
+from starrec.faces.extract import COLUMNS, LANDMARKS
 
 CFG = section("extract", detector="haar", image_size=64, color_mode="gray", min_face_size=40,
               policy="largest", n_jobs=1)

@@ -11,12 +11,12 @@ from helpers.stages import run_main
 from helpers.tracking import store
 from mlflow.tracking import MlflowClient
 
+from starrec.errors import StageError
 from starrec.evaluate.headline import headline
 from starrec.evaluate.metrics import classification_metrics
-from starrec.model_meta import ModelMeta, write_meta
-from starrec.errors import StageError
 from starrec.faces.artifacts import licences
 from starrec.faces.embed import face_model_files
+from starrec.model_meta import ModelMeta, write_meta
 
 CLASSES = ["Ariel_Sharon", "Colin_Powell", "Tony_Blair"]
 TAGS = {"git.commit": "316282e" * 5 + "abcde", "git.dirty": "False",

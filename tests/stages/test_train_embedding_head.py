@@ -18,8 +18,8 @@ from helpers.tracking import store
 from mlflow.tracking import MlflowClient
 
 from starrec.artifacts import SPLIT_CSV
-from starrec.faces.artifacts import ARTIFACTS
 from starrec.errors import StageError
+from starrec.faces.artifacts import ARTIFACTS
 
 PEOPLE = ["Colin_Powell", "George_W_Bush", "Tony_Blair"]
 

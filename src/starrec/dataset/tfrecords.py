@@ -29,8 +29,8 @@ from tqdm import tqdm
 from starrec.artifacts import LABEL_MAP, SCHEMA, SPLITS
 from starrec.config import EngineParams
 from starrec.engine import Failed, map_elements
-from starrec.io import write_json_atomic
 from starrec.errors import StageError
+from starrec.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 

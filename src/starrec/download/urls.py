@@ -20,8 +20,8 @@ from starrec.config import DownloadParams
 from starrec.download.http import Fetched, fetch
 from starrec.download.ingest import Candidate, Verified, sha256_file
 from starrec.download.manifest import Status
-from starrec.io import write_json_atomic
 from starrec.errors import StageError
+from starrec.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from starrec.config import GateMetric, GateParams
-from starrec.io import write_json_atomic
 from starrec.errors import StageError
+from starrec.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 

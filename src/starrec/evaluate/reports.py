@@ -15,6 +15,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from starrec.artifacts import EVALUATION
+from starrec.errors import StageError
 from starrec.evaluate.metrics import confusion, metric_values
 from starrec.evaluate.plots import (
     confusion_rows,
@@ -23,7 +24,6 @@ from starrec.evaluate.plots import (
     plot_misclassified,
 )
 from starrec.io import write_json_atomic
-from starrec.errors import StageError
 
 REPORT_FILES = (EVALUATION, "confusion_matrix.png", "misclassified.png",
                 "plots/confusion.json", "plots/learning_curve.json")

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from starrec.artifacts import MANIFEST
 from starrec.config import EngineParams, ExtractParams, FaceModelsParams, HttpParams
 from starrec.engine import Failed, map_elements
+from starrec.errors import StageError
 from starrec.faces import align, detect, detectors, image
 from starrec.faces.artifacts import ModelFileError, artifact, model_file, resolve_model_file
 from starrec.faces.detect import FaceCrop, find_faces
@@ -48,7 +49,6 @@ from starrec.faces.detectors import Detector, make_detector
 from starrec.faces.image import UnreadableImage, decode_rgb
 from starrec.faces.result_cache import ResultCache, code_sha256, library_versions, result_key
 from starrec.io import write_text_atomic
-from starrec.errors import StageError
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from starrec.names import person_key
 from starrec.errors import StageError
+from starrec.names import person_key
 
 
 def target_names(path: Path) -> list[str]:

@@ -9,10 +9,10 @@ the message instead of a 500.
 from __future__ import annotations
 
 import base64
-import threading
 import binascii
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 

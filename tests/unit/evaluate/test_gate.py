@@ -4,13 +4,13 @@ and rewrites, and the registry alias that mirrors it in a real sqlite MLflow sto
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers.params import section
 from helpers.tracking import store
 from mlflow.tracking import MlflowClient
 
-import numpy as np
-
+from starrec.errors import StageError
 from starrec.evaluate.gate import (
     GATE_METRICS,
     decide,
@@ -21,7 +21,6 @@ from starrec.evaluate.gate import (
     task_of,
     write_champion,
 )
-from starrec.errors import StageError
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from starrec.errors import StageError
 from starrec.names import person_key
 from starrec.pretrain.identities import excluded, split_people, target_names
-from starrec.errors import StageError
 
 
 def test_person_key_ignores_case_underscores_spaces():
