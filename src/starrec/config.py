@@ -172,7 +172,7 @@ class FacesParams(Section):
     """Pretrained detection with landmarks, alignment and embeddings (issue 11)."""
 
     models: FaceModelsParams
-    embedder: Literal["sface", "dlib", "own"]
+    embedder: Literal["sface", "sface_keras", "dlib", "own"]
     backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
 
 
@@ -181,7 +181,7 @@ class EmbedParams(Section):
 
     # `own` is not offered: its backbone.keras comes from pretrain, which the default
     # `dvc repro` does not run, so the stage could not declare it as an input
-    embedders: list[Literal["sface", "dlib"]] = Field(min_length=1)
+    embedders: list[Literal["sface", "sface_keras", "dlib"]] = Field(min_length=1)
     flagged_per_class: PosInt  # faces per class on flagged.png
 
 
@@ -436,7 +436,8 @@ class PretrainParams(Section):
 class CompareParams(Section):
     """research/dvc.yaml's compare stage: the embedders scored side by side."""
 
-    embedders: Annotated[list[Literal["sface", "dlib", "own"]], Field(min_length=1)]
+    embedders: Annotated[list[Literal["sface", "sface_keras", "dlib", "own"]],
+                         Field(min_length=1)]
 
 
 class SearchRange(Section):
