@@ -349,7 +349,9 @@ class FinetuneParams(Section):
     head trained with the backbone frozen, then the top `unfreeze_blocks` conv blocks and the
     embedding layers with it. The gpu_* epochs replace the CPU ones when a GPU is found."""
 
-    scale: PosFloat  # CosFace s: logits = s * cosine (probabilities: softmax of them)
+    # CosFace s: logits = s * cosine, probabilities their softmax; at most 32, so the log of
+    # the smallest probability (about -2s) stays within float32 (the loss reads it back)
+    scale: Annotated[float, Field(gt=0, le=32)]
     margin: Annotated[float, Field(ge=0, lt=1)]  # CosFace m: off the true class's cosine (training)
     warmup_epochs: PosInt
     epochs: PosInt
