@@ -19,6 +19,7 @@ statistics learnt on millions.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,4 +147,8 @@ def finetune(t: TrainParams, tfrecords: Path, augmented: Path | None, sface_file
                       checkpoint_dir=Path(checkpoints) / name, run_key=run_key, val=data.val,
                       patience=t.early_stopping_patience, class_weight=data.class_weight)
         histories.append(history.assign(epoch=history["epoch"] + sum(map(len, histories))))
-    return Finetuned(model, pd.concat(histories, ignore_index=True), data)
+    shutil.rmtree(checkpoints, ignore_errors=True)  # each phase removed its own dir when done
+    # the same layers as a model never compiled: saved without the CosFace loss, it loads
+    # anywhere (plain Keras, MLflow) with nothing of starrec imported
+    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    return Finetuned(inference, pd.concat(histories, ignore_index=True), data)
