@@ -1,7 +1,7 @@
 """SFace rebuilt in Keras gives OpenCV's SFace vectors: cosine >= 0.999 on 200 aligned LFW
 faces (measured: min 0.9999999, mean 1.0000000, largest difference between the unit vectors
 7e-7), and the same nearest-prototype answers on five-celebrity-faces; a file with another
-sha256 is refused before it is ported."""
+sha256 is refused before it is ported. A head on SFace vectors is served with either."""
 
 from __future__ import annotations
 
@@ -13,11 +13,20 @@ from helpers.face_photos import largest_face, photo_files
 
 from starrec.config import Config
 from starrec.faces.align import align_face
-from starrec.faces.artifacts import ModelFileError, model_file
+from starrec.faces.artifacts import ARTIFACTS, ModelFileError, model_file
 from starrec.faces.detectors import YunetDetector
-from starrec.faces.embed import SfaceEmbedder, embed_aligned, make_embedder, prototypes
+from starrec.faces.embed import (
+    SfaceEmbedder,
+    SfaceKerasEmbedder,
+    embed_aligned,
+    make_embedder,
+    prototypes,
+)
 from starrec.faces.image import decode_rgb
 from starrec.faces.sface_keras import load_sface
+from starrec.io import save_keras
+from starrec.model_meta import ModelMeta, write_meta
+from starrec.predict.model_io import load_classifier
 
 LFW_FACES = 200
 
@@ -73,3 +82,25 @@ def test_a_file_with_another_sha256_is_refused(cfg: Config, tmp_path: Path) -> N
         with pytest.raises(ModelFileError, match=r"sha256 \w+… is not the published") as err:
             port()
         assert "\n" not in str(err.value)
+
+
+def test_a_head_on_sface_vectors_is_served_with_the_keras_sface(cfg: Config, lfw_crops: np.ndarray,
+                                                                tmp_path: Path) -> None:
+    """The same head file, its meta naming either embedder: prediction loads that embedder
+    (verified file, `predict/model_io.py`) and gives the same probabilities."""
+    import keras
+
+    head = keras.Sequential([keras.Input((128,)), keras.layers.Dense(3, activation="softmax")])
+    probs = {}
+    for name, embedder in [("sface", SfaceEmbedder), ("sface_keras", SfaceKerasEmbedder)]:
+        folder = tmp_path / name
+        folder.mkdir()
+        save_keras(head, folder / "model.keras")
+        write_meta(folder / "model_meta.json", ModelMeta(
+            classes=["a", "b", "c"], image_size=112, channels=3, extract=cfg.extract,
+            model="embedding_head", embedder=name, embedder_input=embedder.input.to_dict(),
+            embedder_sha256=ARTIFACTS["sface"].sha256))
+        clf = load_classifier(folder / "model.keras", folder / "model_meta.json", 32)
+        assert isinstance(clf.embedder, embedder)
+        probs[name] = clf.predict_proba(lfw_crops[:20].astype(np.float32) / 255.0)
+    np.testing.assert_allclose(probs["sface_keras"], probs["sface"], atol=1e-4)
