@@ -51,8 +51,11 @@ def main(cfg: Config) -> None:
         tags = provenance(client.get_run(run["run_id"]).data.tags)
         title = f"{run['registered_model']} v{run['model_version']}"
         gate = evaluation["gate"]["reason"]
+        # the files the model was trained on (finetune: SFace's weights are inside it), else
+        # those prediction runs
+        files = meta.licences or licences(face_model_files(meta.extract.detector, meta.embedder))
         card = model_card(title, meta.model or "", meta.classes or [], tags, numbers, gate,
-                          licences(face_model_files(meta.extract.detector, meta.embedder)))
+                          files)
         with atomic_path(reports / MODEL_CARD) as tmp:
             tmp.write_text(card)
         publish(client, run["run_id"],
