@@ -16,7 +16,7 @@ from starrec.dataset.tfrecords import list_shards, make_dataset
 from starrec.faces.artifacts import model_file
 from starrec.faces.sface_keras import load_sface
 from starrec.io import save_keras
-from starrec.train.finetune import embedder_of, finetune
+from starrec.train.finetune import degrader, embedder_of, finetune
 
 PEOPLE = 3  # in `aligned_tfrecords`
 
@@ -59,3 +59,17 @@ def test_the_saved_model_loads_predicts_and_gives_its_embedder(
     assert np.allclose(probs, run.model.predict(images, verbose=0), atol=1e-5)
     vectors = embedder_of(loaded).predict(images * 255.0, verbose=0)
     assert vectors.shape == (len(images), 128)
+
+
+def test_the_online_degradation_is_seeded_by_the_batch(aligned_tfrecords: Path) -> None:
+    """The same batch gets the same degradations whichever tf.data call runs it; another
+    seed, other ones."""
+    import tensorflow as tf
+
+    images = next(iter(make_dataset(list_shards(aligned_tfrecords, "train"), batch_size=16)))[0]
+    cfg = section("train").finetune.degrade
+    a, b = (degrader(cfg, 1)(images).numpy() for _ in range(2))
+    assert a.shape == images.shape and a.dtype == np.float32
+    assert np.array_equal(a, b) and not np.array_equal(a, images.numpy())
+    assert not np.array_equal(a, degrader(cfg, 2)(images).numpy())
+    assert tf.reduce_min(a) >= 0.0 and tf.reduce_max(a) <= 1.0

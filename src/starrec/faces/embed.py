@@ -122,9 +122,14 @@ class SfaceKerasEmbedder:
         return aligned(self, rgb, face)
 
     def embed(self, inputs: np.ndarray) -> np.ndarray:
-        out = self.model.predict(np.asarray(inputs, np.float32), batch_size=self.batch_size,
-                                 verbose=0)
-        return l2_normalise(out)
+        # predict_on_batch: `predict` builds a tf.data pipeline on every call, most of the
+        # time a photo with one face takes (predict/model_io.py batched_proba)
+        x = np.asarray(inputs, np.float32)
+        if not len(x):
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalise(np.concatenate([
+            np.asarray(self.model.predict_on_batch(x[i:i + self.batch_size]))
+            for i in range(0, len(x), self.batch_size)]))
 
 
 def aligned(embedder: Embedder, rgb: np.ndarray, face: Detection) -> np.ndarray:

@@ -33,7 +33,8 @@ DIM = 128
 BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
           (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
 BLOCK_NAMES = [f"conv_{i}" for i in range(1, len(BLOCKS) + 2)]
-HEAD = ("bn1", "pre_fc1", "fc1")  # the layers after conv_14: 7x7x1024 -> 128
+FEATURES = (SIZE // 16, SIZE // 16, BLOCKS[-1][0])  # conv_14's output: 7x7x1024 (4 strides of 2)
+HEAD = ("bn1", "pre_fc1", "fc1")  # the layers after conv_14: FEATURES -> 128
 CONV_EPS, HEAD_EPS = 1e-3, 2e-5  # BatchNormalization epsilons as in the graph
 DROPOUT = 0.4  # the graph's Dropout ratio (identity at inference)
 
@@ -113,8 +114,8 @@ def keras_weights(layer: "keras.layers.Layer", onnx: list[np.ndarray]) -> list[n
     if isinstance(layer, layers.PReLU):  # (C, 1, 1) -> (1, 1, C)
         return [onnx[0].reshape(1, 1, -1)]
     if isinstance(layer, layers.Dense):  # Gemm (128, C*H*W) over a CHW flatten -> HWC rows
-        w = onnx[0].reshape(DIM, 1024, 7, 7).transpose(2, 3, 1, 0).reshape(-1, DIM)
-        return [w, onnx[1]]
+        h, w, c = FEATURES
+        return [onnx[0].reshape(DIM, c, h, w).transpose(2, 3, 1, 0).reshape(-1, DIM), onnx[1]]
     return onnx  # BatchNormalization: gamma, beta, mean, variance in both
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,11 +85,12 @@ def embedder_of(model: keras.Model) -> keras.Model:
 
 
 def degrader(cfg: DegradeParams, seed: int) -> Callable[[tf.Tensor], tf.Tensor]:
-    """A tf.data map of float [0, 1] batches through `augment_batch` (numpy, OpenCV)."""
-    rng = np.random.default_rng(seed)
-
+    """A tf.data map of float [0, 1] batches through `augment_batch` (numpy, OpenCV). Each
+    batch's draws are seeded by `seed` and the batch's bytes, so they do not depend on which
+    of tf.data's parallel calls runs first: a seeded run sees the same degraded faces."""
     def run(batch: np.ndarray) -> np.ndarray:
         crops = np.rint(batch * 255.0).astype(np.uint8)  # exact: the reader divided by 255
+        rng = np.random.default_rng([seed, zlib.crc32(crops.tobytes())])
         return augment_batch(crops, rng, cfg).astype(np.float32) / 255.0
 
     def apply(images: tf.Tensor) -> tf.Tensor:
