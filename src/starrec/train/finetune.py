@@ -128,15 +128,14 @@ def finetune(t: TrainParams, tfrecords: Path, augmented: Path | None, sface_file
     with strategy.scope():
         sface = load_sface(sface_file)
         model = build_finetune(sface, len(data.classes), f)
-    phases = [("warmup", warmup_epochs, f.warmup_learning_rate, 0),
-              ("finetune", tune_epochs, f.learning_rate, f.unfreeze_blocks)]
+    # (phase, epochs, learning rate, SFace layers trained besides the head)
+    phases = [("warmup", warmup_epochs, f.warmup_learning_rate, []),
+              ("finetune", tune_epochs, f.learning_rate, top_layers(sface, f.unfreeze_blocks))]
     histories = []
-    for name, epochs, lr, blocks in phases:
-        sface.trainable = blocks > 0
-        if blocks:
-            trainable = {id(layer) for layer in top_layers(sface, blocks)}
-            for layer in sface.layers:
-                layer.trainable = id(layer) in trainable
+    for name, epochs, lr, unfrozen in phases:
+        sface.trainable = bool(unfrozen)
+        for layer in sface.layers:
+            layer.trainable = any(layer is u for u in unfrozen)
         with strategy.scope():
             model.compile(optimizer=make_optimizer(f.optimizer, lr, f.momentum),
                           loss=cosface_loss(f.scale, f.margin),
