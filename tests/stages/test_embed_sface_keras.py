@@ -22,7 +22,8 @@ def test_embed_stage_writes_keras_sface_vectors_beside_opencvs(tmp_path: Path,
     lfw = shared_datasets / "lfw-subset"
     raw = make_raw(tmp_path / "raw", copy_photos(
         [f for person in PEOPLE for f in sorted((lfw / person).glob("*.jpg"))[:5]]))
-    cfg = stage_config(tmp_path, extract={"n_jobs": 1}, embed={"embedders": ["sface", "sface_keras"]})
+    cfg = stage_config(tmp_path, extract={"n_jobs": 1},
+                       embed={"embedders": ["sface", "sface_keras"]})
     cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"raw": raw})})
     run_main("extract_faces", cfg)
     run_main("embed", cfg)

@@ -52,7 +52,8 @@ def test_finetune_stage_outputs_run_and_registered_model(aligned_tfrecords, tmp_
     run = client.get_run(info["run_id"])
     assert run.data.params["train.model"] == "finetune"
     assert run.data.params["train.finetune.margin"] == "0.2"
-    assert not any(k.startswith(("train.transfer.", "train.embedding_head.")) for k in run.data.params)
+    assert not any(k.startswith(("train.transfer.", "train.embedding_head."))
+                   for k in run.data.params)
     assert run.data.tags[f"licence.{ARTIFACTS['sface'].filename}"] == "Apache-2.0"
     assert client.get_model_version_by_alias("stars", "candidate").run_id == info["run_id"]
 

@@ -67,9 +67,11 @@ def test_downscaling_loses_the_high_frequencies(faces) -> None:
 def test_blurs_remove_detail_the_stronger_the_more(faces) -> None:
     assert detail(d.gaussian_blur(faces, 2.0)) < detail(d.gaussian_blur(faces, 0.8)) < detail(faces)
     # a horizontal streak smooths along rows: left-right changes drop far more than up-down
-    streak = d.motion_blur(faces, 9, 0).astype(float)
-    across = np.abs(np.diff(streak, axis=2)).mean() / np.abs(np.diff(faces.astype(float), axis=2)).mean()
-    down = np.abs(np.diff(streak, axis=1)).mean() / np.abs(np.diff(faces.astype(float), axis=1)).mean()
+    def change(x: np.ndarray, axis: int) -> float:
+        return float(np.abs(np.diff(x.astype(float), axis=axis)).mean())
+
+    streak = d.motion_blur(faces, 9, 0)
+    across, down = (change(streak, axis) / change(faces, axis) for axis in (2, 1))
     assert across < 0.8 * down  # measured 0.62 vs 0.81
 
 
