@@ -50,6 +50,7 @@ def main(cfg: Config) -> None:
         tags = provenance(client.get_run(run["run_id"]).data.tags)
         title = f"{run['registered_model']} v{run['model_version']}"
         gate = evaluation["gate"]["reason"]
+        # the pretrained files train recorded (finetune: SFace's weights are inside the model)
         card = model_card(title, meta.model or "", meta.classes or [], tags, numbers, gate,
                           meta.licences or {})
         with atomic_path(reports / MODEL_CARD) as tmp:

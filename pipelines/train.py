@@ -5,6 +5,9 @@ run, the model registered with alias `candidate`.
 With `train.transfer.weights: pretrained` the model is built on `paths.models/backbone.keras`
 (the pretrain stage's output). An interrupted run resumes from its checkpoints and MLflow run.
 
+With `train.model: finetune` the pretrained SFace (its verified file, `faces.models`) is
+fine-tuned on the TFRecord crops with a CosFace head, then saved with it as one model.
+
 With `train.model: embedding_head` the input is not TFRecords but the embed stage's
 `paths.embeddings/<faces.embedder>.npz` joined with the star split.csv: a head on pretrained
 embeddings trains in seconds, so it has no checkpoints; its meta and run record the embedder
@@ -42,7 +45,7 @@ from starrec.config import Config, TrainParams
 from starrec.dataset.augment import online_augmentation_layers
 from starrec.dataset.tfrecords import read_schema
 from starrec.errors import StageError
-from starrec.faces.artifacts import licences
+from starrec.faces.artifacts import ModelFileError, licences, model_file
 from starrec.faces.embed import face_model_files
 from starrec.io import save_keras, scratch_dir
 from starrec.model_meta import ModelMeta, write_meta
@@ -60,6 +63,7 @@ from starrec.train.data import load_data
 from starrec.train.devices import is_chief, setup_devices
 from starrec.train.embedding_data import EmbeddingData, load_embedding_data
 from starrec.train.embedding_head import fit_embedding_head
+from starrec.train.finetune import finetune
 from starrec.train.fit import compile_model, discard_stale_checkpoints, fit_model, run_fingerprint
 from starrec.train.models import build_model, load_backbone, uses_backbone
 from starrec.train.multi_worker import fit_distributed_head
@@ -78,6 +82,9 @@ def main(cfg: Config) -> None:
     checkpoints = models / CHECKPOINTS
     if t.model == "embedding_head":
         train_embedding_head(cfg, uri)
+        return
+    if t.model == "finetune":
+        train_finetune(cfg, uri)
         return
 
     strategy = setup_devices(t)
@@ -158,6 +165,37 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
                  f"{t.model} on {name}: {len(data.classes)} classes")
 
 
+def train_finetune(cfg: Config, uri: str) -> None:
+    """SFace fine-tuned with a CosFace head on the TFRecord crops: the outputs, run and
+    registry of a CNN, its meta and run naming the face-model files it stands on."""
+    t, models = cfg.train, cfg.paths.models
+    try:
+        sface = model_file("sface", cfg.faces.models, cfg.download.http)
+    except ModelFileError as exc:
+        raise StageError(str(exc)) from exc
+    licence = licences(face_model_files(cfg.extract.detector, "sface_keras"))
+    with mlflow.start_run(run_name=run_name("train", t.model, Path("."))) as run:
+        mlflow.log_params(flatten_params(logged_params(cfg)))
+        start = time.perf_counter()
+        done = finetune(t, cfg.paths.tfrecords, cfg.paths.augmented, sface, models / CHECKPOINTS)
+        seconds = time.perf_counter() - start
+        mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), done.data.sizes),
+                         **{f"licence.{f}": v for f, v in licence.items()}})
+        best = best_epoch(done.history, seconds)
+        log.info("finetune: %d epochs in %.0f s; best val_loss %.4f (val accuracy %.4f) at "
+                 "epoch %d", len(done.history), seconds, best["best_val_loss"],
+                 best["best_val_accuracy"], best["best_epoch"])
+        height, width, channels = done.data.input_shape
+        save_keras(done.model, models / MODEL)
+        write_meta(models / MODEL_META, ModelMeta(
+            classes=done.data.classes, image_size=height, image_shape=[height, width, channels],
+            channels=channels, input_range=[0.0, 1.0], model=t.model, extract=cfg.extract,
+            licences=licence))
+        example = next(iter(done.data.val.take(1)))[0].numpy()[:2]
+        register(cfg, run, uri, done.model, done.history, example, done.data.classes,
+                 f"finetune (SFace + CosFace): {len(done.data.classes)} classes")
+
+
 def train_as_worker(cfg: Config, data: EmbeddingData,
                     strategy: tf.distribute.Strategy | None) -> None:
     """A non-chief worker of a multi-worker run: trains its share in step with the chief;
@@ -218,8 +256,9 @@ def logged_params(cfg: Config) -> dict:
         return {"train": {k: t[k] for k in ("model", "seed", "embedding_head")},
                 "faces.embedder": cfg.faces.embedder, **data}
     t.pop("embedding_head")
-    if cfg.train.model != "transfer":
-        t.pop("transfer")
+    for model in ("transfer", "finetune"):
+        if cfg.train.model != model:
+            t.pop(model)
     sections = {"train": t, **data}
     if cfg.train.use_augmented or cfg.train.online_augmentation:
         sections["augment"] = cfg.augment.model_dump(mode="json")

@@ -133,6 +133,17 @@ def tfrecord_dir(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
+def aligned_tfrecords(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """TFRecords of 48 LFW faces of 3 people, 112x112 RGB (the input of SFace in Keras):
+    half train, a quarter val, a quarter test."""
+    faces = make_faces_dir(tmp_path_factory.mktemp("faces112"), shared_datasets / "lfw-subset",
+                           {"Colin_Powell": 16, "Tony_Blair": 16, "Hugo_Chavez": 16},
+                           image_size=112, channels=3)
+    table = split_table(faces, lambda rank, n: ("train", "val", "train", "test")[rank % 4])
+    return tfrecords_of(faces, table, tmp_path_factory.mktemp("tfr112"), shard_size=50)
+
+
+@pytest.fixture(scope="session")
 def augmented_dir(tfrecord_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("aug") / "augmented"
     augment(section("augment", copies=1), tfrecord_dir, out)

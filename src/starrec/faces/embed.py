@@ -28,6 +28,8 @@ from starrec.faces.artifacts import ModelFileError, artifact, model_file
 from starrec.faces.detectors import Detection
 from starrec.faces.image import decode_rgb
 from starrec.faces.result_cache import ResultCache, code_sha256, library_versions, result_key
+from starrec.faces import sface_keras
+from starrec.faces.sface_keras import load_sface
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +100,50 @@ class SfaceEmbedder:
         self.model = cv2.FaceRecognizerSF.create(str(model), "")
 
     def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
-        if face.landmarks is None:
-            raise ValueError("sface needs 5 face landmarks: use detector yunet or mtcnn, not haar")
         # warp first, then swap channels of the small crop only (same pixels, less work)
-        return cv2.cvtColor(align_face(rgb, face.landmarks, self.input.size), cv2.COLOR_RGB2BGR)
+        return cv2.cvtColor(aligned(self, rgb, face), cv2.COLOR_RGB2BGR)
 
     def embed(self, inputs: np.ndarray) -> np.ndarray:
         # one face per forward pass: OpenCV 4.14 DNN gives NaN for batches of this int8bq
         # graph, and batching measured no faster per face on CPU
         features = [self.model.feature(x) for x in inputs]
         return l2_normalise(np.concatenate(features).reshape(-1, self.dim))
+
+
+class SfaceKerasEmbedder:
+    """SFace rebuilt in Keras from the same verified file (faces/sface_keras.py): the vectors
+    of `sface` (cosine >= 0.999, tests/model/test_sface_keras.py) from a network that runs
+    in batches and can be fine-tuned."""
+
+    name = "sface_keras"
+    dim = 128
+    licence = artifact("sface").licence
+    input = InputSpec("aligned_5pt", 112, "rgb", "uint8 0-255 (the model scales (x-127.5)/128)")
+    batch_size = 64
+
+    def __init__(self, model: Path) -> None:
+        self.model = load_sface(model)
+
+    def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
+        return aligned(self, rgb, face)
+
+    def embed(self, inputs: np.ndarray) -> np.ndarray:
+        # predict_on_batch: `predict` builds a tf.data pipeline on every call, most of the
+        # time a photo with one face takes (predict/model_io.py batched_proba)
+        x = np.asarray(inputs, np.float32)
+        if not len(x):
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalise(np.concatenate([
+            np.asarray(self.model.predict_on_batch(x[i:i + self.batch_size]))
+            for i in range(0, len(x), self.batch_size)]))
+
+
+def aligned(embedder: Embedder, rgb: np.ndarray, face: Detection) -> np.ndarray:
+    """The RGB crop of `face` aligned by its 5 landmarks at the embedder's input size."""
+    if face.landmarks is None:
+        raise ValueError(f"{embedder.name} needs 5 face landmarks: use detector yunet or mtcnn, "
+                         "not haar")
+    return align_face(rgb, face.landmarks, embedder.input.size)
 
 
 class DlibEmbedder:
@@ -208,7 +244,11 @@ def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
 
 # the pretrained files (faces/artifacts names) each embedder runs, its network first: what it
 # loads, whose sha256 its vectors are recorded against, and whose licences a model records
-EMBEDDER_FILES = {"sface": ["sface"], "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
+EMBEDDER_FILES = {"sface": ["sface"], "sface_keras": ["sface"],
+                  "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
+# the embedders built from their verified files alone (`own` reads its backbone instead)
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+    "sface": SfaceEmbedder, "sface_keras": SfaceKerasEmbedder, "dlib": DlibEmbedder}
 
 
 def face_model_files(detector: str, embedder: str | None) -> list[str]:
@@ -227,7 +267,7 @@ def make_embedder(cfg: FacesParams, http: HttpParams | None = None,
     if name == "own":
         return OwnEmbedder(cfg.backbone)
     files = [model_file(f, cfg.models, http) for f in EMBEDDER_FILES[name]]
-    return SfaceEmbedder(*files) if name == "sface" else DlibEmbedder(*files)
+    return EMBEDDERS[name](*files)
 
 
 CHUNK = 64  # faces held as model input at once
@@ -269,8 +309,10 @@ def face_keys(embedder: Embedder, faces: pd.DataFrame, max_pixels: int) -> list[
     settings = result_key(
         "embed-settings", embedder.name,
         [artifact(f).sha256 for f in EMBEDDER_FILES[embedder.name]],
-        embedder.input.to_dict(), library_versions("opencv-python-headless", "numpy", "dlib-bin"),
-        code_sha256(sys.modules[__name__]))
+        embedder.input.to_dict(),
+        library_versions("opencv-python-headless", "numpy", "dlib-bin", "keras", "tensorflow",
+                         "tensorflow-cpu", "onnx"),
+        code_sha256(sys.modules[__name__], sface_keras))
     if embedder.input.crop == "aligned_5pt":
         return [result_key("embed", settings, sha) for sha in faces["sha256"]]
     return [result_key("embed", settings, row["source_sha256"], max_pixels,
