@@ -7,6 +7,7 @@ photo stretched and blurred (no second, mirrored face for the detector to find).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,29 @@ CAST_SHOTS = [
     ShotSpec((STAR_B,), (12,), "zoom", 33),
     ShotSpec((STRANGER_2,), (3,), "zoom", 34),
 ]
+
+
+def shot_of(frame: int, shots: list[Shot]) -> Shot:
+    return next(s for s in shots if s.start <= frame < s.stop)
+
+
+def strangers_named(tracks, shots: list[Shot], stars: set[str]) -> dict[str, str]:
+    """Each stranger's cast name: the label of their first shot alone."""
+    out: dict[str, str] = {}
+    for s in shots:
+        if len(s.people) == 1 and s.people[0] not in stars:
+            out.setdefault(s.people[0], next((t.label for t in tracks
+                                              if shot_of(t.start, shots) == s), "?"))
+    return out
+
+
+def named_right(tracks, shots: list[Shot], stars: set[str]) -> int:
+    """Tracks (anything with .start and .label) whose label is right: a star's name, or for a
+    stranger the one name they got throughout (per shot, labels matched as multisets)."""
+    strangers = strangers_named(tracks, shots, stars)
+    right = 0
+    for shot in shots:
+        expected = Counter(strangers.get(p, p) for p in shot.people)
+        right += sum((expected & Counter(t.label for t in tracks
+                                         if shot_of(t.start, shots) == shot)).values())
+    return right

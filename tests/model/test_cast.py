@@ -7,14 +7,23 @@ times as long as the shots; bad and face-less videos."""
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.clips import CAST_SHOTS, FPS, SIZE, STAR_A, STAR_B, Shot, write_clip
+from helpers.clips import (
+    CAST_SHOTS,
+    FPS,
+    SIZE,
+    STAR_A,
+    STAR_B,
+    Shot,
+    named_right,
+    strangers_named,
+    write_clip,
+)
 from helpers.params import section
 from helpers.paths import PARAMS
 from typer.testing import CliRunner
@@ -61,27 +70,15 @@ def tracks(gallery: Path, clip: tuple[Path, list[Shot]]) -> list[NamedTrack]:
     return cast.tracks
 
 
-def shot_of(track: NamedTrack, shots: list[Shot]) -> Shot:
-    return next(s for s in shots if s.start <= track.start < s.stop)
-
-
 def test_one_track_per_face_per_shot_named_right(tracks, clip) -> None:
     """Measured: 8 tracks for 8 faces, 8/8 named right, both strangers one cast member each."""
     shots = clip[1]
     assert abs(len(tracks) - sum(len(s.people) for s in shots)) <= 0.1 * len(tracks)
-    strangers: dict[str, str] = {}  # a stranger's name: the one their first shot alone gave
-    for s in shots:
-        if len(s.people) == 1 and s.people[0] not in STARS:
-            strangers.setdefault(s.people[0], next(t.label for t in tracks
-                                                   if shot_of(t, shots) == s))
+    strangers = strangers_named(tracks, shots, STARS)
     assert len(set(strangers.values())) == len(strangers) == 2
     assert all(name.startswith(f"{UNKNOWN}-") for name in strangers.values())
-    right = 0
-    for shot in shots:
-        expected = Counter(strangers.get(p, p) for p in shot.people)
-        got = Counter(t.label for t in tracks if shot_of(t, shots) == shot)
-        right += sum((expected & got).values())
-    assert right / len(tracks) >= 0.98, [(t.label, t.start) for t in tracks]
+    assert named_right(tracks, shots, STARS) / len(tracks) >= 0.98, \
+        [(t.label, t.start) for t in tracks]
 
 
 def test_cast_times_match_the_shots(tracks, clip) -> None:
@@ -93,8 +90,7 @@ def test_cast_times_match_the_shots(tracks, clip) -> None:
     names = {t.label for t in tracks}
     for person in {p for s in shots for p in s.people}:
         mine = [s for s in shots if person in s.people]
-        label = person if person in STARS else next(
-            t.label for t in tracks if shot_of(t, shots) == mine[0] and t.label not in STARS)
+        label = person if person in STARS else strangers_named(tracks, shots, STARS)[person]
         assert label in names
         row = cast.loc[label]
         tol = 2 / FPS
