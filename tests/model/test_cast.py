@@ -158,3 +158,21 @@ def test_unreadable_video_is_one_error(gallery, tmp_path) -> None:
     (tmp_path / "x.mp4").write_bytes(b"\x00" * 1000)
     with pytest.raises(VideoError, match=rf"^{tmp_path / 'x.mp4'}: cannot open as a video"):
         cast_video(predictor, tmp_path / "x.mp4", VIDEO)
+
+
+def test_cnn_model_without_embeddings_still_tracks(model_dir, known_splits,
+                                                   unknown_faces_arrays, shared_datasets,
+                                                   tmp_path) -> None:
+    """A CNN on Haar crops (no embedder): crop pixels link the faces; one track per shot,
+    each named a class of the model or unknown-k."""
+    from helpers.clips import ShotSpec
+    from helpers.models import PEOPLE, calibrated_copy
+
+    model = calibrated_copy(model_dir, known_splits["val"], unknown_faces_arrays[::2],
+                            tmp_path / "m")
+    predictor = load_predictor(str(model / MODEL), PREDICT.top_k, PREDICT.batch_size)
+    specs = [ShotSpec((PEOPLE[1],), (60,), "pan", 30), ShotSpec((PEOPLE[2],), (60,), "zoom", 30)]
+    shots = write_clip(tmp_path / "cnn.mp4", shared_datasets / "lfw-subset", specs)
+    cast = cast_video(predictor, tmp_path / "cnn.mp4", VIDEO)
+    assert [(t.start, t.end) for t in cast.tracks] == [(s.start, s.stop - 1) for s in shots]
+    assert all(t.label in PEOPLE or t.label.startswith(f"{UNKNOWN}-") for t in cast.tracks)

@@ -8,6 +8,7 @@ is one error line naming it, and gets no output folder.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +85,13 @@ def write_cast(cast: VideoCast, out: Path) -> None:
 
 
 def output_dirs(videos: list[Path], out_dir: Path) -> list[Path]:
-    """DIR/<file name without suffix>, or with it where two videos share a stem."""
-    stems = [v.stem for v in videos]
-    return [out_dir / (v.stem if stems.count(v.stem) == 1 else v.name) for v in videos]
+    """DIR/<file name without suffix>; a name met again gets -2, -3, ... (in command order)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for v in videos:
+        seen[v.stem] += 1
+        out.append(out_dir / (v.stem if seen[v.stem] == 1 else f"{v.stem}-{seen[v.stem]}"))
+    return out
 
 
 def cast_videos(predictor: Predictor, videos: list[Path], out_dir: Path,

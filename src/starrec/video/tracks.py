@@ -88,10 +88,8 @@ class Tracker:
             moved = propagate(self.prev_gray, gray, [t.box for t in self.live],
                               self.params.flow_points)
             for t, box in zip(self.live, moved, strict=True):
-                if box is not None and t.misses == 0:
-                    t.box, t.seen = box, i
-                elif box is not None:
-                    t.box = box
+                if box is not None:  # a track that missed its last detection is not `seen`
+                    t.box, t.seen = box, i if t.misses == 0 else t.seen
         if cut or i - self.last_detect >= self.params.detect_every:
             self._update(self.observe(np.ascontiguousarray(bgr[..., ::-1]), i))
             self.last_detect = i
