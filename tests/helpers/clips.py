@@ -24,6 +24,8 @@ class ShotSpec:
     photos: tuple[int, ...]  # index of each person's photo (sorted by file name)
     motion: str  # pan | zoom
     frames: int
+    # per person, the frames [from, to) of the shot they are in; None: all of it
+    visible: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Shot:
     people: tuple[str, ...]
     start: int  # first frame
     stop: int  # one past the last frame
+    visible: tuple[tuple[int, int], ...]  # per person, frames [first, one past last) on screen
 
     @property
     def frames(self) -> int:
@@ -55,20 +58,24 @@ def background(img: np.ndarray) -> np.ndarray:
     return cv2.resize(small, SIZE, interpolation=cv2.INTER_LINEAR)
 
 
-def render(images: list[np.ndarray], back: np.ndarray, motion: str, t: float) -> np.ndarray:
+def render(images: list[np.ndarray], back: np.ndarray, motion: str, t: float,
+           shown: list[bool] | None = None) -> np.ndarray:
     """One frame at shot time `t` in [0, 1]: a pan moves the photos 160 px left to right, a
-    zoom scales them from 1.3x to 2.1x around a slowly drifting centre."""
+    zoom scales them from 1.3x to 2.1x around a slowly drifting centre; the photos not
+    `shown` are left out (a person who has not come in yet, or has left)."""
     w, h = SIZE
     canvas = back.copy()
+    shown = shown or [True] * len(images)
     if len(images) == 1:
-        if motion == "pan":
+        if shown[0] and motion == "pan":
             _place(canvas, images[0], (240 + 160 * t, 250 - 20 * t), 1.7)
-        else:
+        elif shown[0]:
             _place(canvas, images[0], (w / 2 - 20 * t, h / 2 + 10 * t), 1.3 + 0.8 * t)
         return canvas
     scale = 1.1 if motion == "pan" else 1.0 + 0.2 * t
     for k, img in enumerate(images):
-        _place(canvas, img, (w * (0.27 + 0.46 * k) + 40 * t, h / 2), scale)
+        if shown[k]:
+            _place(canvas, img, (w * (0.27 + 0.46 * k) + 40 * t, h / 2), scale)
     return canvas
 
 
@@ -79,9 +86,12 @@ def write_clip(path: Path, lfw: Path, specs: list[ShotSpec], fourcc: str = "mp4v
     for spec in specs:
         images = [photo(lfw, p, i) for p, i in zip(spec.people, spec.photos, strict=True)]
         back = background(images[0])
+        visible = spec.visible or ((0, spec.frames),) * len(images)
         for f in range(spec.frames):
-            writer.write(render(images, back, spec.motion, f / max(1, spec.frames - 1)))
-        shots.append(Shot(spec.people, start, start + spec.frames))
+            writer.write(render(images, back, spec.motion, f / max(1, spec.frames - 1),
+                                [a <= f < b for a, b in visible]))
+        shots.append(Shot(spec.people, start, start + spec.frames,
+                          tuple((start + a, start + b) for a, b in visible)))
         start += spec.frames
     writer.release()
     return shots

@@ -176,3 +176,20 @@ def test_cnn_model_without_embeddings_still_tracks(model_dir, known_splits,
     cast = cast_video(predictor, tmp_path / "cnn.mp4", VIDEO)
     assert [(t.start, t.end) for t in cast.tracks] == [(s.start, s.stop - 1) for s in shots]
     assert all(t.label in PEOPLE or t.label.startswith(f"{UNKNOWN}-") for t in cast.tracks)
+
+
+def test_a_face_coming_and_going_within_a_shot(gallery, shared_datasets, tmp_path) -> None:
+    """A stranger walks in 12 frames into a star's shot and out 26 frames later: their track
+    starts at the next detection and ends at the last one that found them (within
+    `detect_every` frames of the truth, the miss budget spent); the star's track holds."""
+    from helpers.clips import ShotSpec
+
+    spec = ShotSpec((STAR_A, "Naomi_Watts"), (13, 0), "pan", 60, ((0, 60), (12, 38)))
+    shot, = write_clip(tmp_path / "in_out.mp4", shared_datasets / "lfw-subset", [spec])
+    predictor = load_predictor(str(gallery), PREDICT.top_k, PREDICT.batch_size)
+    star, stranger = cast_video(predictor, tmp_path / "in_out.mp4", VIDEO).tracks
+    assert (star.label, star.start, star.end) == (STAR_A, 0, 59)
+    (first, stop) = shot.visible[1]
+    assert stranger.label.startswith(f"{UNKNOWN}-")
+    assert first <= stranger.start < first + VIDEO.detect_every
+    assert stop - 1 - VIDEO.detect_every < stranger.end <= stop - 1
