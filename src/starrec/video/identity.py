@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
+from starrec.faces.embed import l2_normalise
 from starrec.predict.classifier import UNKNOWN
-from starrec.video.observe import unit
 from starrec.video.tracks import Track
 
 
@@ -56,7 +56,8 @@ def name_tracks(tracks: list[Track], min_detections: int, max_distance: float
     votes = [vote(t) for t in kept]
     unknown = [k for k, (label, _) in enumerate(votes) if label == UNKNOWN]
     means = [np.mean([o.embedding for o in kept[k].observations], axis=0) for k in unknown]
-    groups = group_unknowns(unit(np.stack(means)) if means else np.zeros((0, 1)), max_distance)
+    groups = group_unknowns(l2_normalise(np.stack(means)) if means else np.zeros((0, 1)),
+                            max_distance)
     order: dict[int, int] = {}  # group -> k of unknown-k, by first appearance
     for g in groups:
         order.setdefault(g, len(order) + 1)

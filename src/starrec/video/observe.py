@@ -16,6 +16,7 @@ import numpy as np
 from starrec.config import VideoParams
 from starrec.faces.detect import FaceCrop, cached_detector, find_faces, to_input
 from starrec.faces.detectors import Detector
+from starrec.faces.embed import l2_normalise
 from starrec.predict.recognize import FacePrediction, Predictor
 
 Box = tuple[int, int, int, int]
@@ -37,18 +38,13 @@ def quality(crop: FaceCrop, params: VideoParams) -> float:
             * min(1.0, crop.blur_var / q.full_sharpness))
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def embed_and_score(classifier, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings, class scores) of model-ready crops, the embedder run once."""
     if hasattr(classifier, "proba_of_embeddings"):
         x = classifier.embed(batch)
-        return unit(x), classifier.proba_of_embeddings(x)
+        return l2_normalise(x), classifier.proba_of_embeddings(x)
     flat = batch.reshape(len(batch), -1)
-    return unit(flat - flat.mean(axis=1, keepdims=True)), classifier.predict_proba(batch)
+    return l2_normalise(flat - flat.mean(axis=1, keepdims=True)), classifier.predict_proba(batch)
 
 
 class Observer:

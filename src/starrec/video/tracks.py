@@ -22,7 +22,7 @@ from starrec.video.observe import Observation
 from starrec.video.shots import colour_hist, cut_distance
 
 
-@dataclass
+@dataclass(eq=False)  # a track is itself, not its contents
 class Track:
     id: int
     box: Box  # where the face is now (detected, or carried by the flow)
@@ -77,6 +77,8 @@ class Tracker:
         self.cuts: list[int] = []  # first frames of shots after the first
 
     def step(self, i: int, bgr: np.ndarray) -> None:
+        """Frame `i` (BGR): end the tracks at a cut, else carry them by the flow; detect when
+        due (every `detect_every` frames, and on a shot's first frame)."""
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         hist = colour_hist(bgr)
         cut = self.prev_hist is not None and \
