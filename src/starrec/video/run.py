@@ -2,7 +2,8 @@
 and timeline.png, written together or not at all.
 
 A video that is missing, cannot be opened or ends before the frames its container declares
-is one error line naming it, and gets no output folder.
+(more than 2 frames or 1 % short: some containers only estimate their count) is one error
+line naming it, and gets no output folder.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def cast_video(predictor: Predictor, video: Path, params: VideoParams) -> VideoC
         cap.release()
     if n == 0:
         raise VideoError(f"{video}: no frame could be read (damaged or empty)")
-    if n < declared:
+    if n < declared - max(2, declared // 100):  # some containers estimate their count
         raise VideoError(f"{video}: truncated or damaged: read {n} of {declared} frames")
     named = name_tracks(tracker.finish(), params.min_detections, params.unknown_distance)
     return VideoCast(video, fps, n, named, tracker.cuts)
