@@ -398,6 +398,7 @@ class VideoParams(Section):
     """`starrec cast`: faces tracked through a video, one identity per track, a cast list."""
 
     detect_every: PosInt  # detect and name faces every Nth frame; optical flow between
+    detect_max_side: PosInt  # longer side of the copy the detector sees (the model's at most)
     min_face_size: PosInt  # smaller faces (crowds, posters) are no cast members
     cut_distance: OpenShare  # colour-histogram distance between frames that is a shot cut
     iou_weight: Share  # association similarity = w * box IoU + (1 - w) * embedding cosine

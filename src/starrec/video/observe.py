@@ -54,9 +54,13 @@ class Observer:
         self.predictor = predictor
         self.params = params
         self.detector: Detector = predictor.detector or cached_detector(predictor.extract)
+        # faces worth casting are big: the detector sees a smaller copy, crops are cut from
+        # the frame itself
+        self.extract = predictor.extract.model_copy(update={"detect_max_side": min(
+            predictor.extract.detect_max_side, params.detect_max_side)})
 
     def __call__(self, rgb: np.ndarray, frame: int) -> list[Observation]:
-        crops = [c for c in find_faces(rgb, self.predictor.extract, self.detector).crops
+        crops = [c for c in find_faces(rgb, self.extract, self.detector).crops
                  if c.face_size >= self.params.min_face_size]
         if not crops:
             return []
