@@ -3,7 +3,7 @@
 Corners inside each box are followed with pyramidal Lucas-Kanade, forward and back; the
 points that return to where they started vote by median for the box's shift and scale.
 A box whose points are lost is reported as None (the track waits for the next detection).
-OpenCV's own light trackers (MIL) cost ~10x more per face and do not follow a zoom; the
+OpenCV's own light trackers (MIL) cost ~15x more per face and do not follow a zoom; the
 model-based ones (Nano, Vit, DaSiamRPN) need network files the headless wheel lacks.
 """
 
