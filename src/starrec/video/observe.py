@@ -2,7 +2,7 @@
 how much its vote counts.
 
 Detection and cropping are the predictor's (the model's own extract params, YuNet by
-default); the embedding that names a face is the one that links it to its track, computed
+default; the detector sees a copy at most `video.detect_max_side` long); the embedding that names a face is the one that links it to its track, computed
 once. A CNN classifier has no embedding: its centred crop pixels stand in (enough to keep a
 track within a shot; unknown people then group less reliably across shots).
 """
@@ -18,8 +18,7 @@ from starrec.faces.detect import FaceCrop, cached_detector, find_faces, to_input
 from starrec.faces.detectors import Detector
 from starrec.faces.embed import l2_normalise
 from starrec.predict.recognize import FacePrediction, Predictor
-
-Box = tuple[int, int, int, int]
+from starrec.video.flow import Box
 
 
 @dataclass(frozen=True)
