@@ -2,8 +2,9 @@
 
 A track's faces vote for their labels, each with its quality weight, so a few small,
 blurred or doubtful faces cannot outvote the clear ones. Tracks voted `unknown` are grouped
-by their mean embedding (agglomerative, average cosine linkage): one stranger seen in
-several shots is one cast member, `unknown-1`, `unknown-2`, ... in order of appearance.
+by their mean embedding (agglomerative, average cosine linkage; tracks on screen together
+are kept apart): one stranger seen in several shots is one cast member, `unknown-1`,
+`unknown-2`, ... in order of appearance.
 """
 
 from __future__ import annotations
@@ -39,13 +40,23 @@ def vote(track: Track) -> tuple[str, float]:
     return label, votes[label] / total if total > 0 else 0.0
 
 
-def group_unknowns(embeddings: np.ndarray, max_distance: float) -> list[int]:
+APART = 4.0  # the distance of two tracks on screen at once: two people, never one
+
+
+def group_unknowns(embeddings: np.ndarray, spans: list[tuple[int, int]],
+                   max_distance: float) -> list[int]:
     """A group number per row of unit embeddings; rows closer than `max_distance` (cosine
-    distance, average linkage) share one."""
+    distance, average linkage) share one, unless their frame spans overlap (two faces on
+    screen at once are two people)."""
     if len(embeddings) < 2:
         return [0] * len(embeddings)
-    return AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                   distance_threshold=max_distance).fit_predict(embeddings).tolist()
+    dist = np.clip(1.0 - embeddings @ embeddings.T, 0.0, 2.0)
+    for i, (s1, e1) in enumerate(spans):
+        for j, (s2, e2) in enumerate(spans):
+            if i != j and s1 <= e2 and s2 <= e1:
+                dist[i, j] = APART
+    return AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                   distance_threshold=max_distance).fit_predict(dist).tolist()
 
 
 def name_tracks(tracks: list[Track], min_detections: int, max_distance: float
@@ -57,7 +68,7 @@ def name_tracks(tracks: list[Track], min_detections: int, max_distance: float
     unknown = [k for k, (label, _) in enumerate(votes) if label == UNKNOWN]
     means = [np.mean([o.embedding for o in kept[k].observations], axis=0) for k in unknown]
     groups = group_unknowns(l2_normalise(np.stack(means)) if means else np.zeros((0, 1)),
-                            max_distance)
+                            [(kept[k].start, kept[k].end) for k in unknown], max_distance)
     order: dict[int, int] = {}  # group -> k of unknown-k, by first appearance
     for g in groups:
         order.setdefault(g, len(order) + 1)

@@ -88,10 +88,18 @@ def test_unknown_tracks_grouped_by_embedding() -> None:
     people = rng.normal(size=(2, 64))
     x = np.concatenate([p + 0.3 * rng.normal(size=(3, 64)) for p in people])
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    groups = group_unknowns(x, VIDEO.unknown_distance)
+    apart = [(100 * k, 100 * k + 50) for k in range(6)]  # one shot after another
+    groups = group_unknowns(x, apart, VIDEO.unknown_distance)
     assert groups[:3] == [groups[0]] * 3 and groups[3:] == [groups[3]] * 3
     assert groups[0] != groups[3]
-    assert group_unknowns(x[:1], VIDEO.unknown_distance) == [0]
+    assert group_unknowns(x[:1], apart[:1], VIDEO.unknown_distance) == [0]
+
+
+def test_unknown_tracks_on_screen_together_are_two_people() -> None:
+    """Twins (one embedding) in one shot are two cast members; in two shots, one."""
+    x = np.tile(np.eye(1, 8, dtype=np.float32), (2, 1))
+    assert group_unknowns(x, [(0, 50), (40, 90)], VIDEO.unknown_distance) in ([0, 1], [1, 0])
+    assert group_unknowns(x, [(0, 50), (60, 90)], VIDEO.unknown_distance) == [0, 0]
 
 
 def test_cast_counts_overlapping_tracks_of_one_person_once() -> None:
