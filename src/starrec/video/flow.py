@@ -17,6 +17,24 @@ LK = dict(winSize=(15, 15), maxLevel=2,
           criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 MIN_POINTS = 4  # fewer surviving points and the box is lost
 MAX_BACK_ERROR = 1.0  # pixels: a point must come back this close to where it started
+SCALE = 0.5  # the tracker's flow runs on half-size frames: half the cost, boxes as good
+
+
+def small_gray(bgr: np.ndarray) -> np.ndarray:
+    """The gray, `SCALE`-sized copy of a BGR frame that `carry` works on."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(gray, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
+
+
+def scaled(box: Box, factor: float) -> Box:
+    return tuple(round(v * factor) for v in box)
+
+
+def carry(prev: np.ndarray, cur: np.ndarray, boxes: list[Box], n_points: int
+          ) -> list[Box | None]:
+    """Boxes in frame pixels carried from `small_gray` frame `prev` to `cur` (None: lost)."""
+    moved = propagate(prev, cur, [scaled(b, SCALE) for b in boxes], n_points)
+    return [None if b is None else scaled(b, 1 / SCALE) for b in moved]
 
 
 def corners(gray: np.ndarray, box: Box, n: int) -> np.ndarray:

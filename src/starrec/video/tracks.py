@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from starrec.config import VideoParams
-from starrec.video.flow import Box, propagate
+from starrec.video.flow import Box, carry, small_gray
 from starrec.video.observe import Observation
 from starrec.video.shots import colour_hist, cut_distance
 
@@ -79,7 +78,7 @@ class Tracker:
     def step(self, i: int, bgr: np.ndarray) -> None:
         """Frame `i` (BGR): end the tracks at a cut, else carry them by the flow; detect when
         due (every `detect_every` frames, and on a shot's first frame)."""
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        gray = small_gray(bgr)
         hist = colour_hist(bgr)
         cut = self.prev_hist is not None and \
             cut_distance(self.prev_hist, hist) > self.params.cut_distance
@@ -87,8 +86,8 @@ class Tracker:
             self.cuts.append(i)
             self._end_all()
         elif self.live and self.prev_gray is not None:
-            moved = propagate(self.prev_gray, gray, [t.box for t in self.live],
-                              self.params.flow_points)
+            moved = carry(self.prev_gray, gray, [t.box for t in self.live],
+                          self.params.flow_points)
             for t, box in zip(self.live, moved, strict=True):
                 if box is not None:  # a track that missed its last detection is not `seen`
                     t.box, t.seen = box, i if t.misses == 0 else t.seen

@@ -14,7 +14,7 @@ from helpers.params import section
 
 from starrec.predict.recognize import FacePrediction
 from starrec.video.cast import cast_table
-from starrec.video.flow import propagate
+from starrec.video.flow import carry, propagate, small_gray
 from starrec.video.identity import NamedTrack, group_unknowns, vote
 from starrec.video.observe import Observation
 from starrec.video.shots import colour_hist, cut_distance
@@ -45,6 +45,15 @@ def test_flow_carries_a_box_with_the_face(image, dx, dy, scale) -> None:
     cx, cy = 125 + (box[0] + 50 - 125) * scale + dx, 125 + (box[1] + 55 - 125) * scale + dy
     assert x + w / 2 == pytest.approx(cx, abs=1.5) and y + h / 2 == pytest.approx(cy, abs=1.5)
     assert w == pytest.approx(100 * scale, abs=2) and h == pytest.approx(110 * scale, abs=2)
+
+
+def test_carry_on_half_size_frames_keeps_frame_pixels(image) -> None:
+    """The tracker's flow runs on half-size frames; boxes go in and come out in frame pixels."""
+    big = cv2.resize(image, (500, 500))
+    (x, y, w, h), = carry(small_gray(big), small_gray(moved(big, 12, -8, 1.0)),
+                          [(150, 140, 200, 220)], VIDEO.flow_points)
+    assert (x, y) == (pytest.approx(162, abs=3), pytest.approx(132, abs=3))
+    assert (w, h) == (pytest.approx(200, abs=4), pytest.approx(220, abs=4))
 
 
 def test_flow_loses_a_box_on_a_flat_image(image) -> None:
