@@ -1,14 +1,15 @@
 """Run every benchmark in turn (`make bench`): extraction speed, input pipeline vs training
 step, few-shot recognition, pretrained face models, the class cleaner on label noise, and the
 default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), serving
-under load (`mlflow models serve`, photos mixed with bad payloads), and a new user's first
-hour (fresh clone: repro, predict with no --model, one photo added to LFW-62). Each prints
+under load (`mlflow models serve`, photos mixed with bad payloads), the video cast list
+(x real time per detection interval) and a new user's first hour (fresh clone: repro,
+predict with no --model, one photo added to LFW-62). Each prints
 its own table; this sequences them, so one slow or failing benchmark does not hide the
 others' figures, then gathers the JSON they write into benchmarks/results.json and renders
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise stages serve_load first_hour]
+                                  clean_noise stages serve_load video_cast first_hour]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -25,10 +26,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
-              "stages", "serve_load", "first_hour")
+              "stages", "serve_load", "video_cast", "first_hour")
 # the benchmarks that write JSON (face_models and clean_noise write theirs themselves)
 JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
-        "serve_load": HERE / "serve_load.json", "first_hour": HERE / "first_hour.json",
+        "serve_load": HERE / "serve_load.json", "video_cast": HERE / "video_cast.json",
+        "first_hour": HERE / "first_hour.json",
         "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json"}
 RESULTS = HERE / "results.json"
 DOC = HERE.parent / "docs" / "benchmarks.md"
@@ -40,7 +42,8 @@ def command(name: str) -> list[str]:
     backbone = HERE.parent / "models" / "backbone.keras"
     if name == "few_shot" and backbone.is_file():
         cmd += ["--backbone", str(backbone)]
-    if name in ("input_pipeline", "stages", "serve_load", "first_hour"):  # others write their JSON themselves
+    # the others write their JSON themselves
+    if name in ("input_pipeline", "stages", "serve_load", "video_cast", "first_hour"):
         cmd += ["--out", str(JSON[name])]
     return cmd
 
@@ -170,6 +173,17 @@ def render(r: dict) -> str:
                 f"{sl['responses_5xx']} | {sl['server_up_after']} |", "",
                 "Answers per kind: " + ", ".join(f"{k}: {n}" for k, n in sl["answers"].items())
                 + "."]
+    if "video_cast" in r:
+        vc = r["video_cast"]
+        out += ["", f"## Video cast list (`starrec cast`; {vc['video']}, {vc['cpus']} CPUs)\n",
+                "| detect every N frames | x real time | cores busy | load | video s per CPU s "
+                "| tracks / faces | named right |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {n} | {v['x_real_time']} | {v['cores_busy']} | {v['load_avg_1m']} | "
+                f"{v['x_real_time_per_cpu_s']} | {v['tracks']} / {v['faces_in_shots']} | "
+                f"{v['named_right']} / {v['tracks']} |" for n, v in vc["detect_every"].items()]
+        cm = vc["carry_ms"]
+        out += ["", f"Carrying one face box one frame: median optical flow {cm['median_flow']} "
+                f"ms, OpenCV TrackerMIL {cm['mil']} ms."]
     if "first_hour" in r:
         out += first_hour_table(r["first_hour"])
     return "\n".join(out) + "\n"

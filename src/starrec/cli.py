@@ -83,6 +83,45 @@ def predict(
 
 
 @app.command()
+def cast(
+    videos: list[str] = typer.Argument(..., help="Video files."),
+    out: str = typer.Option("cast", "--out", "-o",
+                            help="Output folder: per video, <video name>/ with cast.csv, "
+                                 "tracks.csv and timeline.png."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="As for `starrec predict`. Default: the registry's champion."),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (video, registry)."),
+) -> None:
+    """Who is on screen when: faces tracked through each video, one name per track, people
+    the model does not know grouped as unknown-1, unknown-2, ..."""
+    from starrec.config import ConfigError, load_config
+    from starrec.predict.model_io import ModelLoadError
+    from starrec.serve.load import default_model_uri, load_predictor
+    from starrec.tracking import tracking_uri, use_tracking_uri
+    from starrec.video.run import cast_videos
+
+    try:
+        cfg = load_config(params)
+        found = [Path(v) for v in videos if Path(v).is_file()]
+        for v in videos:  # before the model's seconds
+            if not Path(v).is_file():
+                log.error("%s: no such file", v)
+        if not found:
+            raise typer.Exit(1)
+        quiet_tensorflow()
+        use_tracking_uri(tracking_uri(cfg.mlflow))
+        p = cfg.predict
+        uri = model or default_model_uri(p.registered_model, p.alias)
+        log.info("model: %s", uri)
+        predictor = load_predictor(uri, p.top_k, p.batch_size)
+        if not cast_videos(predictor, found, Path(out), cfg.video):
+            raise typer.Exit(1)
+    except (ModelLoadError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
 def inspect(
     path: str = typer.Argument(..., help="A .tfrecord shard or a folder of them."),
     out: str = typer.Option("reports/inspect_preview.png", "--out", "-o",

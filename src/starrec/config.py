@@ -459,6 +459,30 @@ class PredictParams(Section):
     max_image_pixels: PosInt  # any photo decoded for prediction, enrolment or serving
 
 
+class VideoQuality(Section):
+    """A face's vote weight: detector score x size term x sharpness term, each term capped at 1
+    (a face this big and this sharp votes with its full score)."""
+
+    full_size: PosInt  # face side, pixels
+    full_sharpness: PosFloat  # variance of the crop's Laplacian
+
+
+class VideoParams(Section):
+    """`starrec cast`: faces tracked through a video, one identity per track, a cast list."""
+
+    detect_every: PosInt  # detect and name faces every Nth frame; optical flow between
+    detect_max_side: PosInt  # longer side of the copy the detector sees (the model's at most)
+    min_face_size: PosInt  # smaller faces (crowds, posters) are no cast members
+    cut_distance: OpenShare  # colour-histogram distance between frames that is a shot cut
+    iou_weight: Share  # association similarity = w * box IoU + (1 - w) * embedding cosine
+    min_similarity: OpenShare  # a detection joins a track only at or above this
+    miss_budget: NonNegInt  # detection rounds a track may go unmatched before it ends
+    min_detections: PosInt  # tracks with fewer named faces are dropped (false detections)
+    flow_points: PosInt  # corners followed per face between detections
+    quality: VideoQuality
+    unknown_distance: OpenShare  # cosine distance under which unknown tracks are one person
+
+
 # --- enrol / pretrain -----------------------------------------------------------------
 
 
@@ -573,6 +597,7 @@ class Config(Section):
     mlflow: MlflowParams
     evaluate: EvaluateParams
     predict: PredictParams
+    video: VideoParams
     enroll: EnrollParams
     pretrain: PretrainParams
     faces: FacesParams

@@ -37,8 +37,14 @@ class PrototypeClassifier:
     def channels(self) -> int:
         return self.source.channels
 
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        return self.source.embed(images)
+
+    def proba_of_embeddings(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x) @ self.prototypes.T).astype(np.float32)
+
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return (self.source.embed(images) @ self.prototypes.T).astype(np.float32)
+        return self.proba_of_embeddings(self.embed(images))
 
     @property
     def rule(self) -> OpenSetRule:

@@ -64,7 +64,11 @@ class Predictor:
 
     def classify(self, batch: np.ndarray) -> list[FacePrediction]:
         """Name a batch of model-ready crops (float32 [0,1] NxHxWxC); boxes left empty."""
-        probs = np.asarray(self.classifier.predict_proba(batch), dtype=np.float64)
+        return self.name(self.classifier.predict_proba(batch))
+
+    def name(self, probs: np.ndarray) -> list[FacePrediction]:
+        """Name faces from their class scores (N, classes): top-k and the open-set rule."""
+        probs = np.asarray(probs, dtype=np.float64)
         accepted, scores = self.rule.accept(probs)
         names = list(self.classifier.classes)
         out = []

@@ -31,9 +31,9 @@ import pandas as pd
 import tensorflow as tf
 
 from starrec.config import DegradeParams, FinetuneParams, TrainParams
+from starrec.errors import StageError
 from starrec.faces.degrade import augment_batch
 from starrec.faces.sface_keras import SIZE, load_sface, top_layers
-from starrec.stage import StageError
 from starrec.train.data import TrainData, load_data
 from starrec.train.devices import setup_devices
 from starrec.train.fit import fingerprint, fit
