@@ -33,7 +33,7 @@ from rich.table import Table
 from sklearn.metrics import roc_auc_score
 
 from starrec.config import Config, load_config
-from starrec.faces.artifacts import licences
+from starrec.faces.model_files import licences
 from starrec.faces.detect import find_faces
 from starrec.faces.detectors import Detection, Detector, detect_scaled, make_detector
 from starrec.faces.embed import Embedder, make_embedder

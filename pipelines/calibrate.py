@@ -17,7 +17,7 @@ from starrec.calibrate.unknown import unknown_faces
 from starrec.config import Config
 from starrec.enroll.gallery import write_impostors
 from starrec.errors import StageError
-from starrec.faces.artifacts import ModelFileError, model_file
+from starrec.faces.model_files import ModelFileError, model_file
 from starrec.io import write_json_atomic
 from starrec.predict.model_io import ModelLoadError, load_classifier
 from starrec.predict.scores import split_probs, unknown_scores

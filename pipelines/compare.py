@@ -25,7 +25,7 @@ from starrec.evaluate.compare_embedders import (
     plot_comparison,
 )
 from starrec.evaluate.embeddings_of_split import split_embeddings
-from starrec.faces.artifacts import ModelFileError
+from starrec.faces.model_files import ModelFileError
 from starrec.io import atomic_dir
 from starrec.stage import run_stage
 from starrec.train.embedding_data import EmbeddingDataError

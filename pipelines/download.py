@@ -12,7 +12,7 @@ import os
 from starrec.config import Config
 from starrec.download.http import make_pool
 from starrec.download.ingest import dedupe, select_classes, verify_all
-from starrec.download.manifest import write_manifest
+from starrec.download.raw_manifest import write_manifest
 from starrec.download.raw import log_summary, write_raw
 from starrec.download.sources import gather
 from starrec.errors import StageError

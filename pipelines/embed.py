@@ -13,9 +13,9 @@ import numpy as np
 
 from starrec.artifacts import CLEAN_CSV, EMBEDDINGS_META, FLAGGED_PNG, MANIFEST, embeddings_file
 from starrec.config import Config
-from starrec.dataset.manifest import ok_faces, read_faces_manifest
+from starrec.dataset.faces_manifest import ok_faces, read_faces_manifest
 from starrec.errors import StageError
-from starrec.faces.artifacts import ModelFileError, artifact
+from starrec.faces.model_files import ModelFileError, artifact
 from starrec.faces.clean import clean_faces, write_flagged_sheet
 from starrec.faces.embed import EMBEDDER_FILES, embed_manifest, make_embedder
 from starrec.faces.result_cache import ResultCache

@@ -28,7 +28,7 @@ from starrec.faces.embed import embed
 from starrec.io import atomic_path, save_keras, write_json_atomic
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.pretrain.identities import pretraining_people, target_names
-from starrec.pretrain.tracking import log_to_mlflow, pretrain_run
+from starrec.pretrain.mlflow_run import log_to_mlflow, pretrain_run
 from starrec.pretrain.train import train_backbone
 from starrec.pretrain.verify import verification
 from starrec.stage import run_stage

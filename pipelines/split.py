@@ -8,7 +8,7 @@ import pandas as pd
 
 from starrec.artifacts import CLEAN_CSV, MANIFEST, SPLIT_CSV
 from starrec.config import Config
-from starrec.dataset.manifest import read_faces_manifest
+from starrec.dataset.faces_manifest import read_faces_manifest
 from starrec.dataset.split import drop_cleaned, split_faces
 from starrec.dataset.split_plot import plot_split_counts
 from starrec.errors import StageError

@@ -45,7 +45,7 @@ from starrec.config import Config, TrainParams
 from starrec.dataset.augment import online_augmentation_layers
 from starrec.dataset.tfrecords import read_schema
 from starrec.errors import StageError
-from starrec.faces.artifacts import ModelFileError, licences, model_file
+from starrec.faces.model_files import ModelFileError, licences, model_file
 from starrec.faces.embed import face_model_files
 from starrec.io import save_keras, scratch_dir
 from starrec.model_meta import ModelMeta, write_meta

@@ -226,7 +226,7 @@ def optimizers(params: str = typer.Option("params.yaml", "--params",
     quiet_tensorflow()
     from starrec.artifacts import SPLIT_CSV, embeddings_file
     from starrec.config import ConfigError, load_config
-    from starrec.search.optimizers import optimizer_curves, plot_optimizer_curves
+    from starrec.search.optimizer_curves import optimizer_curves, plot_optimizer_curves
     from starrec.train.embedding_data import load_embedding_data
 
     try:

@@ -158,11 +158,11 @@ class ExtractParams(Section):
     preview_per_class: PosInt
 
 
-# --- pretrained face models (faces/artifacts, detectors, align, embed) ----------------
+# --- pretrained face models (faces/model_files, detectors, align, embed) ----------------
 
 
 class FaceModelsParams(Section):
-    """Where pretrained face-model files come from; faces/artifacts.py knows each file."""
+    """Where pretrained face-model files come from; faces/model_files.py knows each file."""
 
     cache_dir: Path  # URL downloads, kept only when their sha256 matches
     paths: dict[str, Path]  # model name -> explicit file, used instead of package copy or URL

@@ -12,7 +12,7 @@ import pandas as pd
 
 from starrec.artifacts import EMBEDDINGS_META, SPLIT_CSV, embeddings_file
 from starrec.config import Config
-from starrec.faces.artifacts import ARTIFACTS, model_file
+from starrec.faces.model_files import ARTIFACTS, model_file
 from starrec.faces.detectors import YunetDetector, detect_scaled
 from starrec.faces.embed import SfaceEmbedder
 from starrec.faces.image import decode_rgb

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from starrec.config import Config, load_config
-from starrec.faces.artifacts import ARTIFACTS, model_file
+from starrec.faces.model_files import ARTIFACTS, model_file
 from starrec.faces.detectors import Detection, YunetDetector, detect_scaled
 from starrec.faces.embed import SfaceEmbedder
 from starrec.faces.image import decode_rgb

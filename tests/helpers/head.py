@@ -14,7 +14,7 @@ from helpers.params import section, stage_config
 from starrec.artifacts import IMPOSTORS, MODEL, MODEL_META, SPLIT_CSV, embeddings_file
 from starrec.calibrate.unknown import unknown_faces
 from starrec.enroll.gallery import write_impostors
-from starrec.faces.artifacts import ARTIFACTS
+from starrec.faces.model_files import ARTIFACTS
 from starrec.faces.embed import SfaceEmbedder
 from starrec.io import save_keras
 from starrec.model_meta import ModelMeta, write_meta

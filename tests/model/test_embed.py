@@ -11,7 +11,7 @@ import pytest
 from helpers.face_photos import largest_face, photos
 
 from starrec.config import Config
-from starrec.faces.artifacts import ModelFileError
+from starrec.faces.model_files import ModelFileError
 from starrec.faces.detectors import Detection, YunetDetector
 from starrec.faces.embed import Embedder, OwnEmbedder, embed_faces, make_embedder
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from starrec.artifacts import GALLERY_JSON, IMPOSTORS, MODEL, MODEL_META
 from starrec.cli import app
 from starrec.enroll import EnrollError
-from starrec.enroll.classifier import PrototypeClassifier
+from starrec.enroll.prototypes import PrototypeClassifier
 from starrec.enroll.enroll import enroll as enroll_photos
 from starrec.enroll.enroll import unenroll as unenroll_star
 from starrec.faces.image import decode_rgb

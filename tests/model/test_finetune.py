@@ -13,7 +13,7 @@ from helpers.params import section
 
 from starrec.config import Config
 from starrec.dataset.tfrecords import list_shards, make_dataset
-from starrec.faces.artifacts import model_file
+from starrec.faces.model_files import model_file
 from starrec.faces.sface_keras import load_sface
 from starrec.io import save_keras
 from starrec.train.finetune import degrader, embedder_of, finetune

@@ -21,7 +21,7 @@ from PIL import Image
 
 from starrec.artifacts import MANIFEST, MODEL, MODEL_META, OPEN_SET, embeddings_file
 from starrec.calibrate.rule import model_id_of
-from starrec.faces.artifacts import resolve_model_file
+from starrec.faces.model_files import resolve_model_file
 from starrec.faces.detect import faces_in_image, to_input
 from starrec.faces.image import decode_rgb
 from starrec.predict.model_io import EmbeddingClassifier

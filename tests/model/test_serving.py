@@ -17,7 +17,7 @@ from helpers.params import section
 from helpers.tracking import store, using
 from mlflow.exceptions import MlflowException
 
-from starrec.faces.artifacts import resolve_model_file
+from starrec.faces.model_files import resolve_model_file
 from starrec.faces.image import decode_rgb
 from starrec.serve.load import load_predictor
 from starrec.serve.pyfunc import encode_image, face_model_names, log_pyfunc, request_json

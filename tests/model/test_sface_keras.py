@@ -13,7 +13,7 @@ from helpers.face_photos import largest_face, photo_files
 
 from starrec.config import Config
 from starrec.faces.align import align_face
-from starrec.faces.artifacts import ARTIFACTS, ModelFileError, model_file
+from starrec.faces.model_files import ARTIFACTS, ModelFileError, model_file
 from starrec.faces.detectors import YunetDetector
 from starrec.faces.embed import (
     SfaceEmbedder,

@@ -13,7 +13,7 @@ import pandas as pd
 from helpers.dvc_repo import make_repo, run, stages_run
 
 from starrec.artifacts import PUBLIC, STARS
-from starrec.faces.artifacts import artifact
+from starrec.faces.model_files import artifact
 
 CLASSES = ("jerry_seinfeld", "madonna", "mindy_kaling")
 WRONG = "madonna/wrong_star.jpg"  # a Jerry Seinfeld photo filed under Madonna

@@ -12,7 +12,7 @@ from helpers.faces import copy_photos, make_raw
 from helpers.params import stage_config
 from helpers.stages import run_main
 
-from starrec.faces.artifacts import artifact
+from starrec.faces.model_files import artifact
 
 PEOPLE = ["Colin_Powell", "Tony_Blair"]
 

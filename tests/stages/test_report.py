@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from starrec.errors import StageError
 from starrec.evaluate.headline import headline
 from starrec.evaluate.metrics import classification_metrics
-from starrec.faces.artifacts import licences
+from starrec.faces.model_files import licences
 from starrec.faces.embed import face_model_files
 from starrec.model_meta import ModelMeta, write_meta
 

@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from starrec.artifacts import SPLIT_CSV
 from starrec.errors import StageError
-from starrec.faces.artifacts import ARTIFACTS
+from starrec.faces.model_files import ARTIFACTS
 
 PEOPLE = ["Colin_Powell", "George_W_Bush", "Tony_Blair"]
 

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from starrec.artifacts import STARS
 from starrec.dataset.tfrecords import list_shards, make_dataset
 from starrec.errors import StageError
-from starrec.faces.artifacts import ARTIFACTS
+from starrec.faces.model_files import ARTIFACTS
 
 
 def config(tmp_path, tfrecords):

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from starrec.faces.artifacts import sha256_of
+from starrec.faces.model_files import sha256_of
 
 ScoreName = Literal["max_prob", "margin"]
 

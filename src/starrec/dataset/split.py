@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from starrec.artifacts import SPLITS
 from starrec.config import SplitParams
-from starrec.dataset.manifest import ok_faces
+from starrec.dataset.faces_manifest import ok_faces
 from starrec.errors import StageError
 
 log = logging.getLogger(__name__)

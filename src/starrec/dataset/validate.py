@@ -23,7 +23,7 @@ from great_expectations.data_context.types.base import (
 )
 
 from starrec.config import ExtractParams, ValidateParams
-from starrec.dataset.manifest import ok_faces, read_faces_manifest
+from starrec.dataset.faces_manifest import ok_faces, read_faces_manifest
 from starrec.errors import StageError
 
 TEXT = ["str"]

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from starrec.config import ArchiveLimits
-from starrec.download.manifest import Row, Status
+from starrec.download.raw_manifest import Row, Status
 from starrec.errors import StageError
 
 log = logging.getLogger(__name__)

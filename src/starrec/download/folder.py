@@ -15,7 +15,7 @@ from starrec.config import DownloadParams
 from starrec.download.archive import safe_extract
 from starrec.download.http import fetch
 from starrec.download.ingest import Candidate
-from starrec.download.manifest import Row, Status
+from starrec.download.raw_manifest import Row, Status
 from starrec.errors import StageError
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from urllib3.exceptions import (
 from urllib3.util import Retry, Timeout
 
 from starrec.config import HttpParams
-from starrec.download.manifest import Status
+from starrec.download.raw_manifest import Status
 
 RETRY_STATUSES = (500, 502, 503, 504)
 CHUNK = 1 << 16

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from starrec.download.manifest import Row, Status
+from starrec.download.raw_manifest import Row, Status
 from starrec.download.sniff import BadImage, sniff_image
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from starrec.config import DownloadParams
 from starrec.download.folder import from_archive
 from starrec.download.http import fetch
 from starrec.download.ingest import Candidate, sha256_file
-from starrec.download.manifest import Row, Status
+from starrec.download.raw_manifest import Row, Status
 from starrec.errors import StageError
 
 log = logging.getLogger(__name__)

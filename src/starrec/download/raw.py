@@ -9,7 +9,7 @@ from pathlib import Path
 
 from starrec.artifacts import MANIFEST
 from starrec.download.ingest import Verified
-from starrec.download.manifest import Row, Status, summarize, write_manifest
+from starrec.download.raw_manifest import Row, Status, summarize, write_manifest
 from starrec.io import atomic_dir
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import io
 
 from PIL import Image, UnidentifiedImageError
 
-from starrec.download.manifest import Status
+from starrec.download.raw_manifest import Status
 
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp",
               "WEBP": "webp", "TIFF": "tif"}

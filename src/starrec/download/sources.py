@@ -12,7 +12,7 @@ from starrec.config import DownloadParams
 from starrec.download.folder import gather_folder
 from starrec.download.ingest import Candidate
 from starrec.download.lfw import gather_lfw
-from starrec.download.manifest import Row
+from starrec.download.raw_manifest import Row
 from starrec.download.urls import UrlCache, gather_urls
 
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from starrec.config import DownloadParams
 from starrec.download.http import Fetched, fetch
 from starrec.download.ingest import Candidate, Verified, sha256_file
-from starrec.download.manifest import Status
+from starrec.download.raw_manifest import Status
 from starrec.errors import StageError
 from starrec.io import write_json_atomic
 

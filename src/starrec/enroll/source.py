@@ -18,7 +18,7 @@ import numpy as np
 from starrec.artifacts import BACKBONE, BACKBONE_IMPOSTORS, IMPOSTORS, MODEL_META
 from starrec.config import ExtractParams
 from starrec.enroll import EnrollError
-from starrec.faces.artifacts import ModelFileError, artifact, sha256_of
+from starrec.faces.model_files import ModelFileError, artifact, sha256_of
 from starrec.faces.embed import EMBEDDER_FILES, OwnEmbedder
 from starrec.predict.model_io import EmbeddingClassifier, ModelLoadError, load_classifier
 

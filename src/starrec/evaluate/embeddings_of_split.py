@@ -9,8 +9,8 @@ import numpy as np
 
 from starrec.artifacts import BACKBONE, MANIFEST, embeddings_file
 from starrec.config import Config
-from starrec.dataset.manifest import read_faces_manifest
-from starrec.faces.artifacts import ModelFileError
+from starrec.dataset.faces_manifest import read_faces_manifest
+from starrec.faces.model_files import ModelFileError
 from starrec.faces.embed import embed, embed_manifest, make_embedder
 from starrec.train.embedding_data import embeddings_of
 

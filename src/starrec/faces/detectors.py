@@ -124,7 +124,7 @@ def make_detector(cfg: ExtractParams, models: FaceModelsParams | None = None,
         return HaarDetector(cfg.haar)
     if cfg.detector == "mtcnn":
         return MtcnnDetector(cfg.mtcnn)
-    from starrec.faces.artifacts import model_file, resolve_model_file
+    from starrec.faces.model_files import model_file, resolve_model_file
 
     path = resolve_model_file("yunet") if models is None else model_file("yunet", models, http)
     return YunetDetector(cfg.yunet, path)

@@ -24,7 +24,7 @@ from PIL import Image
 from starrec.config import EngineParams, FacesParams, HttpParams
 from starrec.engine import Failed, map_elements
 from starrec.faces.align import align_face
-from starrec.faces.artifacts import ModelFileError, artifact, model_file
+from starrec.faces.model_files import ModelFileError, artifact, model_file
 from starrec.faces.detectors import Detection
 from starrec.faces.image import decode_rgb
 from starrec.faces.result_cache import ResultCache, code_sha256, library_versions, result_key
@@ -242,7 +242,7 @@ def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
     return classes, (protos / np.linalg.norm(protos, axis=1, keepdims=True)).astype(np.float32)
 
 
-# the pretrained files (faces/artifacts names) each embedder runs, its network first: what it
+# the pretrained files (faces/model_files names) each embedder runs, its network first: what it
 # loads, whose sha256 its vectors are recorded against, and whose licences a model records
 EMBEDDER_FILES = {"sface": ["sface"], "sface_keras": ["sface"],
                   "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}

@@ -43,7 +43,7 @@ from starrec.config import EngineParams, ExtractParams, FaceModelsParams, HttpPa
 from starrec.engine import Failed, map_elements
 from starrec.errors import StageError
 from starrec.faces import align, detect, detectors, image
-from starrec.faces.artifacts import ModelFileError, artifact, model_file, resolve_model_file
+from starrec.faces.model_files import ModelFileError, artifact, model_file, resolve_model_file
 from starrec.faces.detect import FaceCrop, find_faces
 from starrec.faces.detectors import Detector, make_detector
 from starrec.faces.image import UnreadableImage, decode_rgb

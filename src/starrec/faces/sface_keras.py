@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starrec.faces.artifacts import ModelFileError, verified_bytes
+from starrec.faces.model_files import ModelFileError, verified_bytes
 
 SIZE = 112  # input side: the aligned 5-point crop, RGB uint8
 DIM = 128

@@ -18,7 +18,7 @@ import numpy as np
 from starrec.artifacts import MODEL_META, OPEN_SET
 from starrec.calibrate.rule import OpenSetRule, ThresholdMismatch, load_rule
 from starrec.config import ExtractParams
-from starrec.faces.artifacts import ModelFileError, artifact, resolve_model_file
+from starrec.faces.model_files import ModelFileError, artifact, resolve_model_file
 from starrec.faces.embed import EMBEDDER_FILES, EMBEDDERS, Embedder, embed_aligned
 from starrec.model_meta import MetaError, ModelMeta, read_meta
 from starrec.predict.recognize import Predictor

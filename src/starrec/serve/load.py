@@ -8,7 +8,7 @@ from pathlib import Path
 
 from starrec.artifacts import GALLERY_JSON
 from starrec.enroll import EnrollError
-from starrec.enroll.classifier import load_prototype_predictor
+from starrec.enroll.prototypes import load_prototype_predictor
 from starrec.predict.model_io import ModelLoadError, load_keras_predictor
 from starrec.predict.recognize import Predictor
 from starrec.tracking import sqlite_file

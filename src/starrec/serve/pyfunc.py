@@ -26,7 +26,7 @@ from mlflow.types import ColSpec, Schema
 from starrec.artifacts import MODEL, MODEL_META, OPEN_SET
 from starrec.calibrate.rule import load_rule
 from starrec.config import PredictParams
-from starrec.faces.artifacts import resolve_model_file
+from starrec.faces.model_files import resolve_model_file
 from starrec.faces.detectors import YunetDetector
 from starrec.faces.embed import face_model_files
 from starrec.faces.image import UnreadableImage, decode_rgb
@@ -102,7 +102,7 @@ class StarPyfunc(mlflow.pyfunc.PythonModel):
 
 
 def face_model_names(model_dir: Path) -> list[str]:
-    """The pretrained face-model files (faces/artifacts names) the model in `model_dir` runs
+    """The pretrained face-model files (faces/model_files names) the model in `model_dir` runs
     on at prediction: its detector's and its embedder's."""
     meta = read_meta(model_dir / MODEL_META)
     return face_model_files(meta.extract.detector, meta.embedder)

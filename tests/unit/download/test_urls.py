@@ -11,7 +11,7 @@ from helpers.http_routes import chunked, fail_then, jpeg, reset, send, stall
 from helpers.stages import download, download_params
 
 from starrec.config import DownloadParams
-from starrec.download.manifest import COLUMNS
+from starrec.download.raw_manifest import COLUMNS
 from starrec.errors import StageError
 
 HTML = b"<!DOCTYPE html><html><body>Sorry, this photo was removed</body></html>"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from starrec.config import FaceModelsParams, HttpParams
-from starrec.faces.artifacts import (
+from starrec.faces.model_files import (
     ARTIFACTS,
     ModelFileError,
     licences,

@@ -9,7 +9,7 @@ from helpers.params import section
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from starrec.faces.artifacts import model_file
+from starrec.faces.model_files import model_file
 from starrec.faces.sface_keras import dequantize
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from starrec.config import FaceModelsParams, HttpParams
 from starrec.download.http import fetch, make_pool
-from starrec.download.manifest import Status
+from starrec.download.raw_manifest import Status
 
 log = logging.getLogger(__name__)
 
