@@ -78,11 +78,11 @@ class EmbeddingClassifier:
         return self.proba_of_embeddings(self.embed(images))
 
 
-Classifier = KerasClassifier | EmbeddingClassifier
+TrainedClassifier = KerasClassifier | EmbeddingClassifier  # the two kinds train writes
 
 
 def load_classifier(model_path: str | Path, meta_path: str | Path, batch_size: int,
-                    embedder_file: str | Path | None = None) -> Classifier:
+                    embedder_file: str | Path | None = None) -> TrainedClassifier:
     """The classifier in `model_path` as its meta describes it. A head on embeddings gets its
     embedder from `embedder_file` (a logged copy) or the verified installed one."""
     import keras
