@@ -232,6 +232,9 @@ def log_split_inputs(split_csv: Path, dataset: str, lock_file: Path) -> None:
     import mlflow.data
     import pandas as pd
 
+    if not Path(split_csv).is_file():  # a model trained on TFRecords made elsewhere
+        log.warning("%s: not found; the run has no dataset inputs", split_csv)
+        return
     table = pd.read_csv(split_csv, dtype=str, keep_default_na=False)
     splits_dir = Path(split_csv).parent
     recorded = {path.partition(".")[2].partition(".")[2]: md5 for path, md5 in
