@@ -161,6 +161,49 @@ def unenroll(
                f"{', '.join(out['classes']) or 'none'}")
 
 
+INDEX_HELP = "The library index: a SQLite file or a database URL. Default: library.index."
+
+
+@app.command()
+def scan(
+    paths: list[str] = typer.Argument(..., help="Photos and folders (searched recursively)."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="As for predict: models:/ or runs:/ URI, a .keras head on "
+                                   "embeddings, or a gallery.json. Default: the registry's "
+                                   "champion."),
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library, predict)."),
+) -> None:
+    """Index every face of a photo library: box, landmarks, quality, embedding, label. A
+    re-scan reads only new or changed photos; a new model re-labels the stored faces."""
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.recognizer import recognizer_of
+    from starrec.library.scan import scan as scan_paths
+    from starrec.predict.model_io import ModelLoadError
+    from starrec.serve.load import default_model_uri, load_predictor
+    from starrec.tracking import tracking_uri, use_tracking_uri
+
+    try:
+        cfg = load_config(params)
+        library = Index(index or cfg.library.index)  # refused before the model's seconds
+        quiet_tensorflow()
+        use_tracking_uri(tracking_uri(cfg.mlflow))
+        p = cfg.predict
+        uri = model or default_model_uri(p.registered_model, p.alias)
+        rec = recognizer_of(load_predictor(uri, p.top_k, p.batch_size), uri)
+        out = scan_paths(paths, rec, library, cfg.library, cfg.enroll.unknown_accept,
+                         p.max_image_pixels)
+    except (LibraryError, ModelLoadError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{out.files} photos: {out.indexed} read ({out.faces} faces), {out.skipped} "
+               f"unchanged, {out.duplicates} duplicates, {out.moved} moved, "
+               f"{len(out.errors)} unreadable; {out.relabelled} faces re-labelled; "
+               f"{out.seconds:.1f} s")
+
+
 @app.command()
 def search(params: str = typer.Option("params.yaml", "--params",
                                       help="params.yaml (search, mlflow, paths); the DVC repo "

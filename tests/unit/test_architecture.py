@@ -18,7 +18,7 @@ CORE = {"starrec", "starrec.artifacts", "starrec.config", "starrec.flat", "starr
         "starrec.tracking", "starrec.servers"}
 # Packages bottom up: each may import CORE, itself and the packages before it.
 LAYERS = ["download", "faces", "dataset", "train", "pretrain", "evaluate", "calibrate",
-          "predict", "enroll", "serve", "search", "cli", "tracking_server"]
+          "predict", "enroll", "serve", "library", "search", "cli", "tracking_server"]
 
 
 def all_modules() -> dict[str, Path]:
