@@ -193,8 +193,7 @@ def scan(
         p = cfg.predict
         uri = model or default_model_uri(p.registered_model, p.alias)
         rec = recognizer_of(load_predictor(uri, p.top_k, p.batch_size), uri)
-        out = scan_paths(paths, rec, library, cfg.library, cfg.enroll.unknown_accept,
-                         p.max_image_pixels)
+        out = scan_paths(paths, rec, library, cfg.library, p.max_image_pixels)
     except (LibraryError, ModelLoadError, ConfigError) as exc:
         log.error("%s", exc)
         raise typer.Exit(1) from exc
@@ -202,6 +201,88 @@ def scan(
                f"unchanged, {out.duplicates} duplicates, {out.moved} moved, "
                f"{len(out.errors)} unreadable; {out.relabelled} faces re-labelled; "
                f"{out.seconds:.1f} s")
+
+
+@app.command()
+def clusters(
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
+) -> None:
+    """Group the library's unknown faces by person: clusters largest first, each with a
+    contact sheet (library.out/clusters/cN.png) and a proposed merge when it looks like a
+    known person. Name one: starrec name c1 "Ada Lovelace"."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.people import find_clusters
+
+    try:
+        cfg = load_config(params)
+        found = find_clusters(Index(index or cfg.library.index), cfg.library,
+                              cfg.predict.max_image_pixels)
+    except (LibraryError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    table = Table(title=f"{len(found)} clusters of unknown faces")
+    for column in ("cluster", "faces", "best faces", "looks like", "contact sheet"):
+        table.add_column(column)
+    for c in found:
+        table.add_row(c.name, str(len(c.face_ids)), " ".join(map(str, c.face_ids[:3])),
+                      f"{c.merge.name} ({c.merge.cosine:.2f})" if c.merge else "",
+                      str(c.sheet or ""))
+    Console(width=160).print(table)
+
+
+@app.command()
+def name(
+    target: str = typer.Argument(..., help="A cluster (c3, from `starrec clusters`) or a face id."),
+    person: str = typer.Argument(..., help="The person's name."),
+    is_not: bool = typer.Option(False, "--not", help="Record that the face(s) are NOT this person."),
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
+) -> None:
+    """Name a cluster or one face (enrolled in the library's gallery, the unknown threshold
+    recalibrated), or correct a face with --not; the whole library is re-labelled."""
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.people import name_target
+
+    try:
+        cfg = load_config(params)
+        out = name_target(Index(index or cfg.library.index), target, person, is_not,
+                          cfg.library)
+    except (LibraryError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    said = f"not {person}" if is_not else person
+    typer.echo(f"{target}: {out['faces']} faces marked {said}; {out['relabelled']} faces "
+               f"re-labelled; {out['labelled']} faces labelled {person}")
+
+
+@app.command("report-library")
+def report_library(
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
+) -> None:
+    """A static HTML page of the library (opens offline): people with counts and faces,
+    unknown clusters, low-confidence faces to review, unreadable photos."""
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.report import write_report
+
+    try:
+        cfg = load_config(params)
+        out = write_report(Index(index or cfg.library.index), cfg.library,
+                           cfg.predict.max_image_pixels)
+    except (LibraryError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    typer.echo(f"report: {out}")
 
 
 @app.command()

@@ -435,6 +435,7 @@ class LibraryParams(Section):
 
     index: Name  # SQLite file, or a database URL (postgresql://...) for a team
     impostors: Path  # the impostor bank the named people's unknown threshold is set on
+    unknown_accept: OpenShare  # at most this share of the impostor bank's faces get a name
     ann_min_gallery: PosInt  # more named stars than this: approximate nearest-star search
     ann: AnnParams
     cluster: ClusterParams

@@ -54,18 +54,20 @@ faces = sa.Table(
     sa.Column("embedding", sa.LargeBinary, nullable=False),  # float32, unit norm
     sa.Column("model_label", sa.String(200), nullable=False),  # the model's own answer
     sa.Column("model_score", sa.Float, nullable=False),
+    sa.Column("model_threshold", sa.Float, nullable=False),  # the model's open-set threshold
     sa.Column("model_id", sa.String(80), nullable=False),
     sa.Column("model_uri", sa.Text, nullable=False),
     sa.Column("label", sa.String(200), nullable=False, index=True),  # after names and corrections
     sa.Column("score", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),  # what `score` had to reach (0: named)
     sa.Column("label_source", sa.String(16), nullable=False),  # model | gallery | named | not
     sa.Column("cluster", sa.Integer, index=True))  # unknown faces' cluster, from `clusters`
 names = sa.Table(  # a person's name given to one face (by `name`): the library's gallery
     "face_names", META,
     sa.Column("face_id", sa.Integer, sa.ForeignKey("faces.id", ondelete="CASCADE"),
               primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False, index=True),
-    sa.Column("is_not", sa.Boolean, primary_key=True))  # `name --not`: the face is not him
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("is_not", sa.Boolean, nullable=False))  # `name --not`: the face is not him
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,8 @@ class Index:
         """Faces (all, or those `where` selects) with their photo path, embeddings stacked."""
         cols = [faces.c.id, photos.c.path, faces.c.box_x, faces.c.box_y, faces.c.box_w,
                 faces.c.box_h, faces.c.face_size, faces.c.blur, faces.c.det_score,
-                faces.c.model_label, faces.c.model_score, faces.c.model_id, faces.c.label,
-                faces.c.score, faces.c.label_source, faces.c.cluster, faces.c.embedding]
+                faces.c.model_label, faces.c.model_score, faces.c.model_threshold,
+                faces.c.model_id, faces.c.label, faces.c.score, faces.c.threshold, faces.c.label_source, faces.c.cluster, faces.c.embedding]
         query = sa.select(*cols).join(photos, faces.c.photo_id == photos.c.id).order_by(faces.c.id)
         if where is not None:
             query = query.where(where)

@@ -66,7 +66,7 @@ def library_files(paths: list[str | Path]) -> tuple[list[str], int]:
 
 
 def scan(paths: list[str | Path], rec: Recognizer, index: Index, params: LibraryParams,
-         unknown_accept: float, max_pixels: int, progress: bool = True) -> ScanSummary:
+         max_pixels: int, progress: bool = True) -> ScanSummary:
     """Index every face of the photos in `paths` with `rec`'s model."""
     start = time.perf_counter()
     index.bind(rec.embedder)
@@ -74,10 +74,10 @@ def scan(paths: list[str | Path], rec: Recognizer, index: Index, params: Library
     summary = ScanSummary(files=len(files), videos=videos)
     summary.relabelled = refresh_model_answers(index, rec)
     if summary.relabelled:
-        relabel(index, params, unknown_accept)
+        relabel(index, params)
     named, _ = index.face_names()
-    stars = named_stars(index.face_table(faces.c.id.in_(list(named))), named, params,
-                        unknown_accept) if named else None
+    stars = (named_stars(index.face_table(faces.c.id.in_(list(named))), named, params)
+             if named else None)
     known = index.photo_states()
     for path in tqdm(files, desc="scan", unit="photo", disable=not progress):
         try:
@@ -104,6 +104,7 @@ def refresh_model_answers(index: Index, rec: Recognizer) -> int:
         return 0
     labels, scores = rec.answer(stale.embeddings)
     index.update_labels({"id": int(i), "model_label": lab, "model_score": float(s),
+                         "model_threshold": rec.predictor.rule.threshold,
                          "model_id": rec.model_id, "model_uri": rec.uri}
                         for i, lab, s in zip(stale.ids, labels, scores, strict=True))
     log.info("re-labelled %d faces with %s from their stored embeddings", len(stale), rec.uri)
@@ -140,7 +141,8 @@ def _scan_photo(path: str, st: os.stat_result, rec: Recognizer, index: Index,
                  "box_w": int(c.box[2]), "box_h": int(c.box[3]),
                  "landmarks": landmarks_json(c.landmarks), "face_size": int(c.face_size),
                  "blur": c.blur_var, "det_score": float(c.score), "embedding": e.tobytes(),
-                 "model_label": lab, "model_score": float(s), "model_id": rec.model_id,
+                 "model_label": lab, "model_score": float(s),
+                 "model_threshold": rec.predictor.rule.threshold, "model_id": rec.model_id,
                  "model_uri": rec.uri, "id": -k}
                 for k, (c, e, lab, s) in enumerate(zip(crops, emb, labels, scores, strict=True))]
         for row, final in zip(rows, final_labels(FaceTable(rows, emb), stars, {}, {}),
