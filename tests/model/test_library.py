@@ -316,3 +316,45 @@ def test_report_renders_in_chromium(lib, tmp_path):
         pixels = np.asarray(img.convert("L"), np.float32)
     assert pixels.shape == (1600, 1200)
     assert (pixels < 200).mean() > 0.05 and pixels.std() > 30  # faces drawn, not a blank page
+
+
+@pytest.fixture()
+def postgres_url():
+    """A real PostgreSQL server (the pgserver binaries `starrec-tracking-server` runs) with
+    an empty `library` database; stopped and removed afterwards."""
+    import tempfile
+
+    from starrec.tracking_server import Postgres, free_port, postgres_bindir, system_user
+
+    root = Path(tempfile.mkdtemp(prefix="starrec-library-pg-"))
+    root.chmod(0o711)  # PostgreSQL's unprivileged user (we may be root) must traverse it
+    pg = Postgres(root / "pgdata", root / "pg-password", port=free_port(),
+                  bindir=postgres_bindir(), user=system_user())
+    try:
+        pg.init()
+        pg.start()
+        pg.ensure_database("library")
+        yield pg.uri("library")
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_postgresql_index(lib, postgres_url, tmp_path):
+    """The same code on a PostgreSQL URL: scan, re-scan skipped, a face named, refusals."""
+    root = tmp_path / "photos"
+    link_photos(root, lib["lfw"], lib["strangers"][:3], slice(0, 3))
+    index = Index(postgres_url)
+    first = run_scan([root], lib["rec"], index, lib["params"])
+    assert first.indexed == 9 and first.faces >= 9 and not first.errors
+    again = run_scan([root], lib["rec"], Index(postgres_url), lib["params"])
+    assert (again.indexed, again.skipped) == (0, 9)
+    sqlite_rows = {r["path"]: r["label"] for r in lib["index"].face_table().rows}
+    pg_rows = index.face_table()
+    assert len(pg_rows.embeddings) == first.faces and pg_rows.embeddings.dtype == np.float32
+    face = pg_rows.rows[0]
+    name_target(index, str(face["id"]), "Ada Lovelace", False, lib["params"])
+    assert index.face_table(faces.c.id == face["id"]).rows[0]["label"] == "Ada Lovelace"
+    assert len(sqlite_rows) > len(pg_rows)  # the module's SQLite index was left alone
+    with pytest.raises(LibraryError, match="indexed with embedder sface"):
+        Index(postgres_url).bind(lib["rec"].embedder.__class__("dlib", "0" * 64, 128))

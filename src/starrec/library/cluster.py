@@ -1,12 +1,14 @@
 """Unknown faces grouped by person: average-linkage agglomerative clustering on cosine
 distance, cut at `library.cluster.distance`.
 
-Chosen over HDBSCAN on LFW (benchmarks/library_cluster.py, 40+ people never trained on
-mixed with stars' photos): agglomerative reached BCubed F 0.96 at pairwise precision 0.997;
-HDBSCAN (min_cluster_size 2, euclidean on unit vectors = cosine order) split people with few
-photos into noise and merged look-alikes through density chains. A fixed cosine cut also
-means the same thing in every library, whatever its size; HDBSCAN's depends on density.
-"""
+Measured against HDBSCAN on the same faces (benchmarks/library.py: LFW-62's even photos,
+1239 unknown faces of 62 people): agglomerative BCubed F 0.970, pairwise precision 0.9934;
+HDBSCAN (min_cluster_size 2) 0.970 and 0.9930: a tie on F. Agglomerative is kept for the
+stricter figure (pairwise precision: a wrong merge names a stranger), for a cut that means
+the same cosine in every library whatever its size or density (HDBSCAN's clusters move as
+photos are added), for being deterministic, and for speed (0.3 s against 1.3 s on 2917
+faces). Its cost: a full distance matrix, O(n^2) memory (~70 MB at 3000 unknown faces).
+""""""
 
 from __future__ import annotations
 

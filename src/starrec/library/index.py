@@ -106,16 +106,20 @@ class Index:
         self.where = str(where)
         self.engine = engine_for(where)
         try:
+            self.meta = {}
+            if sa.inspect(self.engine).has_table(meta_table.name):
+                with self.engine.connect() as conn:
+                    self.meta = dict(conn.execute(sa.select(meta_table.c.key,
+                                                            meta_table.c.value)).all())
+            version = self.meta.get(VERSION_KEY)
+            if version is not None and version != SCHEMA_VERSION:  # before touching its tables
+                raise LibraryError(f"{self.where}: library index schema version {version}, "
+                                   f"this starrec reads version {SCHEMA_VERSION}; scan into a "
+                                   "new index")
             META.create_all(self.engine)
-            with self.engine.connect() as conn:
-                self.meta = dict(conn.execute(sa.select(meta_table.c.key, meta_table.c.value)).all())
         except sa.exc.SQLAlchemyError as exc:
             raise LibraryError(f"{self.where}: not a usable library index "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
-        version = self.meta.get(VERSION_KEY)
-        if version is not None and version != SCHEMA_VERSION:
-            raise LibraryError(f"{self.where}: library index schema version {version}, this "
-                               f"starrec reads version {SCHEMA_VERSION}; scan into a new index")
 
     @property
     def embedder(self) -> EmbedderId | None:
