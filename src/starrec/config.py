@@ -416,6 +416,7 @@ class AnnParams(Section):
     """The HNSW index (usearch) of the library's named stars, above `ann_min_gallery` stars."""
 
     dir: Path  # index files, one per gallery (named by its hash)
+    dtype: Literal["f32", "f16", "i8"]  # how the index stores vectors (results re-scored in f32)
     connectivity: PosInt  # HNSW M: links per node
     expansion_add: PosInt  # ef at build time
     expansion_search: PosInt  # ef at query time: recall against speed
