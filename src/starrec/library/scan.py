@@ -7,8 +7,10 @@ under another path is recorded as a duplicate (or, when that path is gone, as mo
 of being indexed twice. Faces a previous model labelled are re-labelled from their stored
 embeddings before the scan, without detecting again.
 
-Videos: folders' video files are counted and left out; a video reader would yield
-(frame, rgb) pairs into `index_faces` with `frame` set (the faces table has the column).
+Videos: video files are counted and left out. The hook for them: a reader yielding
+(frame number, rgb) pairs, each frame's faces built as `_scan_photo` builds a photo's and
+written with `index_faces` (one transaction per video) with `frame` set; the faces table has
+the column, and the photos row of the video is keyed by path and sha256 like a photo's.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ class ScanSummary:
 
 
 def library_files(paths: list[str | Path]) -> tuple[list[str], int]:
-    """(absolute paths of the photos to scan, how many videos the folders hold); a file
-    named explicitly is scanned whatever its suffix (a non-image becomes an error row)."""
+    """(absolute paths of the photos to scan, how many videos were left out); a file named
+    explicitly is scanned whatever its suffix but a video's (a non-image becomes an error
+    row)."""
     out, videos = [], 0
     for p in map(Path, paths):
         if p.is_dir():
@@ -60,6 +63,8 @@ def library_files(paths: list[str | Path]) -> tuple[list[str], int]:
                     if suffix in PHOTO_SUFFIXES:
                         out.append(os.path.abspath(os.path.join(root, name)))
                     videos += suffix in VIDEO_EXT
+        elif p.suffix.lower() in VIDEO_EXT:
+            videos += 1
         else:
             out.append(os.path.abspath(p))
     return sorted(set(out)), videos
