@@ -142,7 +142,16 @@ def test_rescan_reads_only_what_changed(lib, tmp_path):
     assert index.count(faces, faces.c.photo_id.in_(
         photos.select().with_only_columns(photos.c.id).where(
             photos.c.path == str(extra / "moved.jpg")))) == moved_faces
+    # a touched file is hashed, found unchanged, and keeps its faces (and their ids)
     os.rename(extra / "moved.jpg", moved)  # as it was, for the tests after this one
+    with Image.open(first) as img:
+        img.save(extra / "own.jpg", quality=90)  # a photo of its own (new content)
+    assert run_scan([extra], lib["rec"], index, lib["params"]).indexed == 1
+    ids = index.face_table().ids.tolist()
+    os.utime(extra / "own.jpg", ns=(time.time_ns(), time.time_ns()))
+    out = run_scan([extra], lib["rec"], index, lib["params"])
+    assert (out.indexed, out.skipped) == (0, 2)
+    assert index.face_table().ids.tolist() == ids
     run_scan([root], lib["rec"], index, lib["params"])
     with index.transaction() as conn:
         conn.execute(photos.delete().where(photos.c.path.like(f"{extra}%")))
@@ -358,3 +367,25 @@ def test_postgresql_index(lib, postgres_url, tmp_path):
     assert len(sqlite_rows) > len(pg_rows)  # the module's SQLite index was left alone
     with pytest.raises(LibraryError, match="indexed with embedder sface"):
         Index(postgres_url).bind(lib["rec"].embedder.__class__("dlib", "0" * 64, 128))
+
+
+def test_two_scans_at_once_on_postgresql(lib, postgres_url, tmp_path):
+    """Two teammates scan the same folder into one PostgreSQL index at the same time: both
+    finish, and every photo is indexed once with its faces once."""
+    root = tmp_path / "photos"
+    link_photos(root, lib["lfw"], lib["strangers"][:10], slice(0, 3))
+    Index(postgres_url).bind(lib["rec"].embedder)  # as the first scan of a team index does
+    cmd = [sys.executable, "-m", "starrec.cli", "scan", str(root), "--model", str(lib["model"]),
+           "--index", postgres_url, "--params", lib["cli"]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    index = Index(postgres_url)
+    assert index.count(photos) == 30
+    reference = Counter(r["path"] for r in lib["index"].face_table().rows
+                        if any(f"/{p}/" in r["path"] for p in lib["strangers"][:10])
+                        and int(r["path"][-8:-4]) <= 3)
+    assert Counter(r["path"].replace(str(root), str(lib["root"]))
+                   for r in index.face_table().rows) == reference

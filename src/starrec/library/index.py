@@ -159,7 +159,8 @@ class Index:
     def photo_with_sha(self, conn: Connection, sha256: str) -> tuple[int, str] | None:
         """(id, path) of an indexed photo with this content."""
         row = conn.execute(sa.select(photos.c.id, photos.c.path).where(
-            photos.c.sha256 == sha256, photos.c.status.in_(("ok", "no_face")))).first()
+            photos.c.sha256 == sha256, photos.c.status.in_(("ok", "no_face"))).order_by(
+            photos.c.id)).first()
         return None if row is None else (row[0], row[1])
 
     def face_table(self, where: sa.ColumnElement[bool] | None = None) -> FaceTable:

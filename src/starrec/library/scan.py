@@ -3,8 +3,9 @@ index, one transaction per photo.
 
 A re-scan reads nothing it has indexed: a file whose path, size and mtime match its row is
 skipped on a `stat` alone; a changed or new file is hashed, and content already indexed
-under another path is recorded as a duplicate (or, when that path is gone, as moved) instead
-of being indexed twice. Faces a previous model labelled are re-labelled from their stored
+under its path (a touched file, or one a teammate's concurrent scan indexed first) keeps its
+faces and their names, under another path it is recorded as a duplicate (or, when that
+path is gone, as moved) instead of being indexed twice. Faces a previous model labelled are re-labelled from their stored
 embeddings before the scan, without detecting again.
 
 Videos: video files are counted and left out. The hook for them: a reader yielding
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 from tqdm import tqdm
 
 from starrec.config import LibraryParams
@@ -129,7 +131,13 @@ def _scan_photo(path: str, st: os.stat_result, rec: Recognizer, index: Index,
     sha = hashlib.sha256(data).hexdigest()
     with index.transaction() as conn:
         same = index.photo_with_sha(conn, sha)
-    if same is not None and same[1] != path:
+    if same is not None and same[1] == path:  # touched, or a teammate's scan was first
+        with index.transaction() as conn:
+            conn.execute(photos.update().where(photos.c.id == same[0]).values(
+                size=st.st_size, mtime_ns=st.st_mtime_ns))
+        summary.skipped += 1
+        return
+    if same is not None:
         _same_content(index, path, st, sha, same, summary)
         return
     try:
@@ -154,7 +162,12 @@ def _scan_photo(path: str, st: os.stat_result, rec: Recognizer, index: Index,
                               strict=True):
             row.update(final)
             del row["id"]
-    index_faces(index, path, st, sha, "ok" if rows else "no_face", None, rows)
+    try:
+        index_faces(index, path, st, sha, "ok" if rows else "no_face", None, rows)
+    except sa.exc.IntegrityError:  # PostgreSQL: a teammate's scan committed this path first
+        log.info("scan: %s: indexed meanwhile by another scan", path)
+        summary.skipped += 1
+        return
     summary.indexed += 1
     summary.faces += len(rows)
 
