@@ -240,7 +240,8 @@ def clusters(
 def name(
     target: str = typer.Argument(..., help="A cluster (c3, from `starrec clusters`) or a face id."),
     person: str = typer.Argument(..., help="The person's name."),
-    is_not: bool = typer.Option(False, "--not", help="Record that the face(s) are NOT this person."),
+    is_not: bool = typer.Option(False, "--not",
+                                help="Record that the face(s) are NOT this person."),
     index: str = typer.Option(None, "--index", help=INDEX_HELP),
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
 ) -> None:

@@ -168,7 +168,8 @@ class Index:
         cols = [faces.c.id, photos.c.path, faces.c.box_x, faces.c.box_y, faces.c.box_w,
                 faces.c.box_h, faces.c.face_size, faces.c.blur, faces.c.det_score,
                 faces.c.model_label, faces.c.model_score, faces.c.model_threshold,
-                faces.c.model_id, faces.c.label, faces.c.score, faces.c.threshold, faces.c.label_source, faces.c.cluster, faces.c.embedding]
+                faces.c.model_id, faces.c.label, faces.c.score, faces.c.threshold,
+                faces.c.label_source, faces.c.cluster, faces.c.embedding]
         query = sa.select(*cols).join(photos, faces.c.photo_id == photos.c.id).order_by(faces.c.id)
         if where is not None:
             query = query.where(where)

@@ -64,8 +64,8 @@ def write_report(index: Index, params: LibraryParams, max_pixels: int) -> Path:
             f"{counts[UNKNOWN]} unknown faces in {len(clusters)} clusters.</p>",
             "<h2 id='people'>People</h2>"]
     for person in sorted(people, key=lambda p: (-counts[p], p)):
-        body.append(_card(f"{html.escape(person)} — {counts[person]} faces", people[person][:PER_PERSON],
-                          thumbs, "person"))
+        body.append(_card(f"{html.escape(person)} — {counts[person]} faces",
+                          people[person][:PER_PERSON], thumbs, "person"))
     body.append("<h2 id='clusters'>Unknown clusters</h2>")
     for cid in sorted(clusters, key=lambda c: (-len(clusters[c]), c)):
         body.append(_card(f"c{cid} — {len(clusters[cid])} faces "

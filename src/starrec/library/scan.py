@@ -4,9 +4,9 @@ index, one transaction per photo.
 A re-scan reads nothing it has indexed: a file whose path, size and mtime match its row is
 skipped on a `stat` alone; a changed or new file is hashed, and content already indexed
 under its path (a touched file, or one a teammate's concurrent scan indexed first) keeps its
-faces and their names, under another path it is recorded as a duplicate (or, when that
-path is gone, as moved) instead of being indexed twice. Faces a previous model labelled are re-labelled from their stored
-embeddings before the scan, without detecting again.
+faces and their names; under another path it is recorded as a duplicate (or, when that
+path is gone, as moved) instead of being indexed twice. Faces a previous model labelled are
+re-labelled from their stored embeddings before the scan, without detecting again.
 
 Videos: video files are counted and left out. The hook for them: a reader yielding
 (frame number, rgb) pairs, each frame's faces built as `_scan_photo` builds a photo's and
