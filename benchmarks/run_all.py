@@ -2,14 +2,16 @@
 step, few-shot recognition, pretrained face models, the class cleaner on label noise, and the
 default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), serving
 under load (`mlflow models serve`, photos mixed with bad payloads), the video cast list
-(x real time per detection interval) and a new user's first hour (fresh clone: repro,
-predict with no --model, one photo added to LFW-62). Each prints
+(x real time per detection interval), the photo library (scan, re-scan, clustering and
+naming on LFW-62; nearest-star search among 100k identities) and a new user's first hour
+(fresh clone: repro, predict with no --model, one photo added to LFW-62). Each prints
 its own table; this sequences them, so one slow or failing benchmark does not hide the
 others' figures, then gathers the JSON they write into benchmarks/results.json and renders
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise stages serve_load video_cast first_hour]
+                                  clean_noise stages serve_load video_cast library
+                                  library_ann first_hour]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -26,12 +28,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
-              "stages", "serve_load", "video_cast", "first_hour")
-# the benchmarks that write JSON (face_models and clean_noise write theirs themselves)
+              "stages", "serve_load", "video_cast", "library", "library_ann", "first_hour")
+# the benchmarks that write JSON (face_models, clean_noise and library* write theirs themselves)
 JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
         "serve_load": HERE / "serve_load.json", "video_cast": HERE / "video_cast.json",
         "first_hour": HERE / "first_hour.json",
-        "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json"}
+        "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json",
+        "library": HERE / "library.json", "library_ann": HERE / "library_ann.json"}
 RESULTS = HERE / "results.json"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 log = logging.getLogger("benchmarks")
@@ -184,6 +187,7 @@ def render(r: dict) -> str:
         cm = vc["carry_ms"]
         out += ["", f"Carrying one face box one frame: median optical flow {cm['median_flow']} "
                 f"ms, OpenCV TrackerMIL {cm['mil']} ms."]
+    out += library_tables(r)
     if "first_hour" in r:
         out += first_hour_table(r["first_hour"])
     return "\n".join(out) + "\n"
@@ -205,6 +209,43 @@ def first_hour_table(f: dict) -> list[str]:
             f"**{100 * lfw62['repro_share']:.1f} %** (target <= 30 %) |", "",
             f"After the switch to LFW-62, `starrec predict` of the Bush photo: "
             f"{lfw62['predict_bush']}."]
+
+
+def library_tables(r: dict) -> list[str]:
+    """The photo library: scan and re-scan speed, clustering, naming; nearest-star search."""
+    out = []
+    if "library" in r:
+        lb = r["library"]
+        c, n = lb["clustering"], lb["naming"]
+        out += ["", f"## Photo library, LFW-{lb['people']} ({lb['library_photos']} photos, load "
+                f"{lb['load_avg_start']:.1f} at start)\n", "| measure | value |", "|---|---|",
+                f"| scan, photos/s (even photos, then odd) | "
+                f"{lb['scan_first_half']['photos_per_s']:.1f}, "
+                f"{lb['scan_second_half']['photos_per_s']:.1f} |",
+                f"| re-scan of the unchanged library | {lb['rescan']['seconds']:.2f} s |"]
+        for algo in ("agglomerative", "hdbscan"):
+            a = c[algo]
+            out.append(f"| {algo}: BCubed F, pairwise precision ({c['scored_faces']} unknown "
+                       f"faces, {c['people']} people) | {a['bcubed_f']:.4f}, "
+                       f"{a['pairwise_precision']:.4f} |")
+        out += [f"| named clusters: their new photos named right | {n['new_photos_right']}/"
+                f"{n['new_photos']} |",
+                f"| named clusters: their other faces in the library named right | "
+                f"{n['left_in_library_right']}/{n['left_in_library']} |",
+                f"| other people's faces given these names | "
+                f"{n['other_people_given_these_names']} |"]
+    if "library_ann" in r:
+        a = r["library_ann"]
+        out += ["", f"## Nearest star among {a['stars']} identities ({a['queries']} queries, "
+                f"load {a['load_avg']:.1f})\n",
+                "| search | p50 ms | p99 ms | p99 CPU ms | recall@1 |", "|---|---|---|---|---|",
+                f"| usearch HNSW (M {a['connectivity']}, ef {a['expansion_search']}) | "
+                f"{a['ann_p50_ms']:.3f} | {a['ann_p99_ms']:.3f} | "
+                f"{a.get('ann_cpu_p99_ms', float('nan')):.3f} | {a['recall_at_1']:.4f} |",
+                f"| exact | {a['exact_p50_ms']:.3f} | {a['exact_p99_ms']:.3f} | "
+                f"{a.get('exact_cpu_p99_ms', float('nan')):.3f} | 1 |", "",
+                f"Index build {a['build_s']:.1f} s, load {a['load_s']:.2f} s."]
+    return out
 
 
 if __name__ == "__main__":

@@ -193,6 +193,131 @@ def unenroll(
                f"{', '.join(out['classes']) or 'none'}")
 
 
+INDEX_HELP = "The library index: a SQLite file or a database URL. Default: library.index."
+
+
+@app.command()
+def scan(
+    paths: list[str] = typer.Argument(..., help="Photos and folders (searched recursively)."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="As for predict: models:/ or runs:/ URI, a .keras head on "
+                                   "embeddings, or a gallery.json. Default: the registry's "
+                                   "champion."),
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library, predict)."),
+) -> None:
+    """Index every face of a photo library: box, landmarks, quality, embedding, label. A
+    re-scan reads only new or changed photos; a new model re-labels the stored faces."""
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.recognizer import recognizer_of
+    from starrec.library.scan import scan as scan_paths
+    from starrec.predict.model_io import ModelLoadError
+    from starrec.serve.load import default_model_uri, load_predictor
+    from starrec.tracking import tracking_uri, use_tracking_uri
+
+    try:
+        cfg = load_config(params)
+        library = Index(index or cfg.library.index)  # refused before the model's seconds
+        quiet_tensorflow()
+        use_tracking_uri(tracking_uri(cfg.mlflow))
+        p = cfg.predict
+        uri = model or default_model_uri(p.registered_model, p.alias)
+        rec = recognizer_of(load_predictor(uri, p.top_k, p.batch_size), uri)
+        out = scan_paths(paths, rec, library, cfg.library, p.max_image_pixels)
+    except (LibraryError, ModelLoadError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{out.files} photos: {out.indexed} read ({out.faces} faces), {out.skipped} "
+               f"unchanged, {out.duplicates} duplicates, {out.moved} moved, "
+               f"{len(out.errors)} unreadable; {out.relabelled} faces re-labelled; "
+               f"{out.seconds:.1f} s")
+
+
+@app.command()
+def clusters(
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
+) -> None:
+    """Group the library's unknown faces by person: clusters largest first, each with a
+    contact sheet (library.out/clusters/cN.png) and a proposed merge when it looks like a
+    known person. Name one: starrec name c1 "Ada Lovelace"."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.people import find_clusters
+
+    try:
+        cfg = load_config(params)
+        found = find_clusters(Index(index or cfg.library.index), cfg.library,
+                              cfg.predict.max_image_pixels)
+    except (LibraryError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    table = Table(title=f"{len(found)} clusters of unknown faces")
+    for column in ("cluster", "faces", "best faces", "looks like", "contact sheet"):
+        table.add_column(column)
+    for c in found:
+        table.add_row(c.name, str(len(c.face_ids)), " ".join(map(str, c.face_ids[:3])),
+                      f"{c.merge.name} ({c.merge.cosine:.2f})" if c.merge else "",
+                      str(c.sheet or ""))
+    Console(width=160).print(table)
+
+
+@app.command()
+def name(
+    target: str = typer.Argument(..., help="A cluster (c3, from `starrec clusters`) or a face id."),
+    person: str = typer.Argument(..., help="The person's name."),
+    is_not: bool = typer.Option(False, "--not",
+                                help="Record that the face(s) are NOT this person."),
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
+) -> None:
+    """Name a cluster or one face (enrolled in the library's gallery, the unknown threshold
+    recalibrated), or correct a face with --not; the whole library is re-labelled."""
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.people import name_target
+
+    try:
+        cfg = load_config(params)
+        out = name_target(Index(index or cfg.library.index), target, person, is_not,
+                          cfg.library)
+    except (LibraryError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    said = f"not {person}" if is_not else person
+    typer.echo(f"{target}: {out['faces']} faces marked {said}; {out['relabelled']} faces "
+               f"re-labelled; {out['labelled']} faces labelled {person}")
+
+
+@app.command("report-library")
+def report_library(
+    index: str = typer.Option(None, "--index", help=INDEX_HELP),
+    params: str = typer.Option("params.yaml", "--params", help="params.yaml (library)."),
+) -> None:
+    """A static HTML page of the library (opens offline): people with counts and faces,
+    unknown clusters, low-confidence faces to review, unreadable photos."""
+    from starrec.config import ConfigError, load_config
+    from starrec.library import LibraryError
+    from starrec.library.index import Index
+    from starrec.library.report import write_report
+
+    try:
+        cfg = load_config(params)
+        out = write_report(Index(index or cfg.library.index), cfg.library,
+                           cfg.predict.max_image_pixels)
+    except (LibraryError, ConfigError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(1) from exc
+    typer.echo(f"report: {out}")
+
+
 @app.command()
 def search(params: str = typer.Option("params.yaml", "--params",
                                       help="params.yaml (search, mlflow, paths); the DVC repo "

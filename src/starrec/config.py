@@ -509,6 +509,38 @@ class GalleryParams(Section):
     max_impostors: PosInt  # held-out public faces kept for calibrating the gallery threshold
 
 
+class AnnParams(Section):
+    """The HNSW index (usearch) of the library's named stars, above `ann_min_gallery` stars."""
+
+    dir: Path  # index files, one per gallery (named by its hash)
+    dtype: Literal["f32", "f16", "i8"]  # how the index stores vectors (results re-scored in f32)
+    connectivity: PosInt  # HNSW M: links per node
+    expansion_add: PosInt  # ef at build time
+    expansion_search: PosInt  # ef at query time: recall against speed
+
+
+class ClusterParams(Section):
+    """Unknown faces grouped by face (library/cluster.py)."""
+
+    distance: Annotated[float, Field(gt=0, lt=2)]  # cosine distance at which groups stop merging
+    min_size: Annotated[int, Field(ge=2)]  # smaller groups are not listed as clusters
+    merge_cosine: Annotated[float, Field(gt=-1, lt=1)]  # centroid this near a star: propose a merge
+    sheet_faces: PosInt  # faces on a cluster's contact sheet (best quality first)
+
+
+class LibraryParams(Section):
+    """`starrec scan / clusters / name / report-library`: a photo library's faces."""
+
+    index: Name  # SQLite file, or a database URL (postgresql://...) for a team
+    impostors: Path  # the impostor bank the named people's unknown threshold is set on
+    unknown_accept: OpenShare  # at most this share of the impostor bank's faces get a name
+    ann_min_gallery: PosInt  # more named stars than this: approximate nearest-star search
+    ann: AnnParams
+    cluster: ClusterParams
+    out: Path  # contact sheets and the HTML report
+    review_margin: NonNegFloat  # report: named faces whose score is this near the threshold
+
+
 class PretrainParams(Section):
     """Face-embedding backbone trained on the `public` data set with an additive-angular-margin
     (ArcFace) head; the star data set's people are excluded by name."""
@@ -599,6 +631,7 @@ class Config(Section):
     predict: PredictParams
     video: VideoParams
     enroll: EnrollParams
+    library: LibraryParams
     pretrain: PretrainParams
     faces: FacesParams
     face_cache: FaceCacheParams

@@ -19,7 +19,7 @@ CORE = {"starrec", "starrec.artifacts", "starrec.config", "starrec.errors", "sta
         "starrec.engine", "starrec.tracking", "starrec.servers"}
 # Packages bottom up: each may import CORE, itself and the packages before it.
 LAYERS = ["download", "faces", "dataset", "train", "pretrain", "evaluate", "calibrate",
-          "predict", "enroll", "serve", "video", "search", "cli", "tracking_server"]
+          "predict", "enroll", "serve", "video", "library", "search", "cli", "tracking_server"]
 
 
 def all_modules() -> dict[str, Path]:

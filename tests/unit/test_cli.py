@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 from starrec.cli import app
 
-COMMANDS = ["predict", "cast", "inspect", "enroll", "unenroll", "search", "optimizers", "version"]
+COMMANDS = ["predict", "cast", "inspect", "enroll", "unenroll", "scan", "clusters", "name",
+            "report-library", "search", "optimizers", "version"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])

@@ -1,0 +1,17 @@
+"""What `starrec scan` reads: photos in folders (recursively), files named explicitly;
+videos counted and left out."""
+
+from __future__ import annotations
+
+from starrec.library.scan import library_files
+
+
+def test_photos_found_and_videos_counted(tmp_path):
+    (tmp_path / "lib" / "sub").mkdir(parents=True)
+    for name in ("lib/a.jpg", "lib/sub/c.PNG", "lib/clip.mp4", "lib/notes.txt", "x.mov",
+                 "odd.bin"):
+        (tmp_path / name).write_bytes(b"x")
+    files, videos = library_files([tmp_path / "lib", tmp_path / "x.mov", tmp_path / "odd.bin",
+                                   tmp_path / "lib" / "a.jpg"])
+    assert files == sorted(str(tmp_path / p) for p in ("lib/a.jpg", "lib/sub/c.PNG", "odd.bin"))
+    assert videos == 2
