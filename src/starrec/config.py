@@ -172,7 +172,7 @@ class FacesParams(Section):
     """Pretrained detection with landmarks, alignment and embeddings (issue 11)."""
 
     models: FaceModelsParams
-    embedder: Literal["sface", "dlib", "own"]
+    embedder: Literal["sface", "sface_keras", "dlib", "own"]
     backbone: Path  # the `own` embedder's Keras file (the pretrain stage's output)
 
 
@@ -193,7 +193,7 @@ class EmbedParams(Section):
 
     # `own` is not offered: its backbone.keras comes from pretrain, which the default
     # `dvc repro` does not run, so the stage could not declare it as an input
-    embedders: list[Literal["sface", "dlib"]] = Field(min_length=1)
+    embedders: list[Literal["sface", "sface_keras", "dlib"]] = Field(min_length=1)
     flagged_per_class: PosInt  # faces per class on flagged.png
 
 
@@ -316,8 +316,69 @@ class EmbeddingHeadParams(Section):
     batch_size: int = Field(gt=0)
 
 
+class ChanceRange(Section):
+    """A degradation applied with probability `p`, at a value drawn uniformly from [low, high]."""
+
+    p: Share
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChanceRange:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} > high {self.high}")
+        return self
+
+
+class DegradeParams(Section):
+    """Random degradation of training crops (faces/degrade.augment_batch), each op with its
+    probability: brightness added to 0-255 pixels, contrast a factor around mid-gray,
+    downscale_px the face's side in pixels, gaussian_sigma and motion_length in pixels of the
+    crop, jpeg_quality 1-100; occlude hides the lower face or a random rectangle (half each)."""
+
+    flip: Share
+    occlude: Share
+    grayscale: Share
+    brightness: ChanceRange
+    contrast: ChanceRange
+    downscale_px: ChanceRange
+    gaussian_sigma: ChanceRange
+    motion_length: ChanceRange
+    jpeg_quality: ChanceRange
+
+    @model_validator(mode="after")
+    def _in_range(self) -> DegradeParams:
+        for name in ("downscale_px", "motion_length", "jpeg_quality"):
+            if getattr(self, name).low < 1:
+                raise ValueError(f"{name}.low must be at least 1")
+        if self.jpeg_quality.high > 100 or self.contrast.low < 0 or self.gaussian_sigma.low <= 0:
+            raise ValueError("jpeg_quality.high <= 100, contrast.low >= 0, gaussian_sigma.low > 0")
+        return self
+
+
+class FinetuneParams(Section):
+    """Model finetune: SFace in Keras + a CosFace head over the stars (train/finetune.py): the
+    head trained with the backbone frozen, then the top `unfreeze_blocks` conv blocks and the
+    embedding layers with it. The gpu_* epochs replace the CPU ones when a GPU is found."""
+
+    # CosFace s: logits = s * cosine, probabilities their softmax; at most 32, so the log of
+    # the smallest probability (about -2s) stays within float32 (the loss reads it back)
+    scale: Annotated[float, Field(gt=0, le=32)]
+    margin: Annotated[float, Field(ge=0, lt=1)]  # CosFace m: off the true class's cosine (training)
+    warmup_epochs: PosInt
+    epochs: PosInt
+    gpu_warmup_epochs: PosInt
+    gpu_epochs: PosInt
+    unfreeze_blocks: Annotated[int, Field(ge=0, le=14)]  # of conv_1 ... conv_14, from the top
+    optimizer: Literal["sgd", "momentum", "adam", "rmsprop"]
+    momentum: Annotated[float, Field(ge=0, lt=1)]  # optimizer momentum only
+    warmup_learning_rate: PosFloat
+    learning_rate: PosFloat  # after warm-up: small, not to wreck the pretrained weights
+    degrade: DegradeParams
+
+
 class TrainParams(Section):
-    model: Literal["fcn", "star_cnn", "transfer", "embedding_head"]
+    model: Literal["fcn", "star_cnn", "transfer", "embedding_head", "finetune"]
     epochs: PosInt
     batch_size: PosInt
     optimizer: OptimizerParams
@@ -331,6 +392,7 @@ class TrainParams(Section):
     use_augmented: bool  # train on train + train_aug shards
     transfer: TransferParams
     embedding_head: EmbeddingHeadParams
+    finetune: FinetuneParams
     seed: int
     deterministic: bool
     mixed_precision: bool
@@ -448,7 +510,8 @@ class PretrainParams(Section):
 class CompareParams(Section):
     """research/dvc.yaml's compare stage: the embedders scored side by side."""
 
-    embedders: Annotated[list[Literal["sface", "dlib", "own"]], Field(min_length=1)]
+    embedders: Annotated[list[Literal["sface", "sface_keras", "dlib", "own"]],
+                         Field(min_length=1)]
 
 
 class SearchRange(Section):

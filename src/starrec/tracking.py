@@ -36,7 +36,7 @@ DATA_STAGES = ("download", "extract_faces", "validate", "split", "write_tfrecord
 PARENT_ENV = "STARREC_SEARCH_PARENT"  # `starrec search`: its MLflow run, each trial's parent
 # what a logged model needs to run as it runs here (the installed TF dist is whichever exists)
 REQUIREMENTS = ("mlflow", "keras", "tensorflow", "tensorflow-cpu", "opencv-python-headless",
-                "mtcnn", "numpy", "pandas", "pillow", "pydantic", "pyyaml")
+                "mtcnn", "numpy", "onnx", "pandas", "pillow", "pydantic", "pyyaml")
 
 
 def tracking_uri(cfg: MlflowParams) -> str:

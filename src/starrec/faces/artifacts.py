@@ -167,6 +167,23 @@ def download(art: Artifact, cache_dir: Path, http: HttpParams) -> Path:
     return target
 
 
+def verified_bytes(name: str, path: Path) -> bytes:
+    """The bytes of model file `name` at `path`, read once and refused (ModelFileError, one
+    line) unless their sha256 is the published one: what is parsed is what was checked."""
+    art = artifact(name)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model file {art.filename} ({exc.strerror}); "
+                             f"fix: {art.fix} or set faces.models.paths.{name}") from None
+    got = hashlib.sha256(data).hexdigest()
+    if got != art.sha256:
+        raise ModelFileError(f"{path}: sha256 {got[:12]}… is not the published {art.filename} "
+                             f"({art.sha256[:12]}…); fix: {art.fix} or set "
+                             f"faces.models.paths.{name}")
+    return data
+
+
 def _verify(art: Artifact, path: Path, fix: str) -> None:
     got = sha256_of(path)
     if got != art.sha256:

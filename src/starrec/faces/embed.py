@@ -28,6 +28,7 @@ from starrec.faces.artifacts import ModelFileError, artifact, model_file
 from starrec.faces.detectors import Detection
 from starrec.faces.image import decode_rgb
 from starrec.faces.result_cache import ResultCache, code_sha256, library_versions, result_key
+from starrec.faces.sface_keras import load_sface
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,45 @@ class SfaceEmbedder:
         self.model = cv2.FaceRecognizerSF.create(str(model), "")
 
     def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
-        if face.landmarks is None:
-            raise ValueError("sface needs 5 face landmarks: use detector yunet or mtcnn, not haar")
         # warp first, then swap channels of the small crop only (same pixels, less work)
-        return cv2.cvtColor(align_face(rgb, face.landmarks, self.input.size), cv2.COLOR_RGB2BGR)
+        return cv2.cvtColor(aligned(self, rgb, face), cv2.COLOR_RGB2BGR)
 
     def embed(self, inputs: np.ndarray) -> np.ndarray:
         # one face per forward pass: OpenCV 4.14 DNN gives NaN for batches of this int8bq
         # graph, and batching measured no faster per face on CPU
         features = [self.model.feature(x) for x in inputs]
         return l2_normalise(np.concatenate(features).reshape(-1, self.dim))
+
+
+class SfaceKerasEmbedder:
+    """SFace rebuilt in Keras from the same verified file (faces/sface_keras.py): the vectors
+    of `sface` (cosine >= 0.999, tests/model/test_sface_keras.py) from a network that runs
+    in batches and can be fine-tuned."""
+
+    name = "sface_keras"
+    dim = 128
+    licence = artifact("sface").licence
+    input = InputSpec("aligned_5pt", 112, "rgb", "uint8 0-255 (the model scales (x-127.5)/128)")
+    batch_size = 64
+
+    def __init__(self, model: Path) -> None:
+        self.model = load_sface(model)
+
+    def prepare(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
+        return aligned(self, rgb, face)
+
+    def embed(self, inputs: np.ndarray) -> np.ndarray:
+        out = self.model.predict(np.asarray(inputs, np.float32), batch_size=self.batch_size,
+                                 verbose=0)
+        return l2_normalise(out)
+
+
+def aligned(embedder: Embedder, rgb: np.ndarray, face: Detection) -> np.ndarray:
+    """The RGB crop of `face` aligned by its 5 landmarks at the embedder's input size."""
+    if face.landmarks is None:
+        raise ValueError(f"{embedder.name} needs 5 face landmarks: use detector yunet or mtcnn, "
+                         "not haar")
+    return align_face(rgb, face.landmarks, embedder.input.size)
 
 
 class DlibEmbedder:
@@ -208,7 +238,11 @@ def prototypes(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
 
 # the pretrained files (faces/artifacts names) each embedder runs, its network first: what it
 # loads, whose sha256 its vectors are recorded against, and whose licences a model records
-EMBEDDER_FILES = {"sface": ["sface"], "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
+EMBEDDER_FILES = {"sface": ["sface"], "sface_keras": ["sface"],
+                  "dlib": ["dlib_resnet", "dlib_shape5"], "own": []}
+# the embedders built from their verified files alone (`own` reads its backbone instead)
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+    "sface": SfaceEmbedder, "sface_keras": SfaceKerasEmbedder, "dlib": DlibEmbedder}
 
 
 def face_model_files(detector: str, embedder: str | None) -> list[str]:
@@ -227,7 +261,7 @@ def make_embedder(cfg: FacesParams, http: HttpParams | None = None,
     if name == "own":
         return OwnEmbedder(cfg.backbone)
     files = [model_file(f, cfg.models, http) for f in EMBEDDER_FILES[name]]
-    return SfaceEmbedder(*files) if name == "sface" else DlibEmbedder(*files)
+    return EMBEDDERS[name](*files)
 
 
 CHUNK = 64  # faces held as model input at once

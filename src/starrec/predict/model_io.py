@@ -19,7 +19,7 @@ from starrec.artifacts import MODEL_META, OPEN_SET
 from starrec.calibrate.rule import OpenSetRule, ThresholdMismatch, load_rule
 from starrec.config import ExtractParams
 from starrec.faces.artifacts import ModelFileError, artifact, resolve_model_file
-from starrec.faces.embed import EMBEDDER_FILES, Embedder, SfaceEmbedder, embed_aligned
+from starrec.faces.embed import EMBEDDER_FILES, EMBEDDERS, Embedder, embed_aligned
 from starrec.model_meta import MetaError, ModelMeta, read_meta
 from starrec.predict.recognize import Predictor
 
@@ -113,15 +113,16 @@ def load_classifier(model_path: str | Path, meta_path: str | Path, batch_size: i
 
 
 def _embedder(meta: ModelMeta, meta_path: Path, file: str | Path | None) -> Embedder:
-    if meta.embedder != "sface":
+    aligned = [n for n, e in EMBEDDERS.items() if e.input.crop == "aligned_5pt"]
+    if meta.embedder not in aligned:
         raise ModelLoadError(f"{meta_path}: embedder {meta.embedder!r}: prediction runs "
-                             "embedders of aligned crops (sface)")
-    name = EMBEDDER_FILES["sface"][0]
+                             f"embedders of aligned crops ({', '.join(aligned)})")
+    name = EMBEDDER_FILES[meta.embedder][0]
     if meta.embedder_sha256 and meta.embedder_sha256 != artifact(name).sha256:
         raise ModelLoadError(f"{meta_path}: trained on {name} sha256 {meta.embedder_sha256[:12]}"
                              f", not the verified {artifact(name).sha256[:12]}")
     try:
-        return SfaceEmbedder(resolve_model_file(name, file))
+        return EMBEDDERS[meta.embedder](resolve_model_file(name, file))
     except ModelFileError as exc:
         raise ModelLoadError(str(exc)) from exc
 

@@ -26,7 +26,7 @@ def params_with(repo_root: Path, tmp_path: Path, edit) -> Path:
      r"extract\.yunet\.score_threshold: Input should be less than 1"),
     (lambda f, e: e["yunet"].update(top_k=0), r"extract\.yunet\.top_k: Input should be greater than 0"),
     (lambda f, e: f.update(embedder="arcface"),
-     r"faces\.embedder: Input should be 'sface', 'dlib' or 'own'"),
+     r"faces\.embedder: Input should be 'sface', 'sface_keras', 'dlib' or 'own'"),
 ])
 def test_a_missing_or_out_of_range_knob_is_refused(repo_root: Path, tmp_path: Path, edit, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
