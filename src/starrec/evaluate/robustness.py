@@ -22,15 +22,19 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from starrec.config import DegradeParams
+from starrec.config import DegradeParams, EmbeddingHeadParams
 from starrec.evaluate.gate import GATE_METRICS
 from starrec.evaluate.metrics import classification_metrics, metric_values
 from starrec.faces.degrade import augment_batch, degrade
 from starrec.io import atomic_path
+from starrec.train.embedding_head import fit_embedding_head
+
+if TYPE_CHECKING:
+    import keras
 
 CLEAN = "clean"
 REPORTED = ("accuracy", "macro_f1")  # per model and severity in robustness.json
@@ -58,8 +62,8 @@ def to_crops(images: np.ndarray) -> np.ndarray:
 
 def to_images(crops: np.ndarray, channels: int) -> np.ndarray:
     """uint8 RGB crops -> float32 [0, 1] with `channels` channels (1: the channels' mean)."""
-    x = crops.astype(np.float32) / 255.0
-    return x.mean(axis=-1, keepdims=True) if channels == 1 else x
+    x = crops.astype(np.float32)
+    return (x.mean(axis=-1, keepdims=True) if channels == 1 else x) / 255.0
 
 
 def degraded_copies(crops: np.ndarray, severities: Sequence[str], seed: int
@@ -95,6 +99,23 @@ def augmented_train_set(crops: np.ndarray, x: np.ndarray, y: np.ndarray, copies:
     rng = np.random.default_rng(seed)
     extra = [embed(augment_batch(crops, rng, cfg)) for _ in range(copies)]
     return np.concatenate([x, *extra]), np.tile(np.asarray(y), copies + 1)
+
+
+def fair_head(crops: np.ndarray, x: np.ndarray, y: np.ndarray, copies: int,
+              embed: Callable[[np.ndarray], np.ndarray], degrade_cfg: DegradeParams,
+              head_cfg: EmbeddingHeadParams, seed: int) -> keras.Model:
+    """The embedding head (same params, same seed) trained on `augmented_train_set`."""
+    x_aug, y_aug = augmented_train_set(crops, x, y, copies, embed, degrade_cfg, seed)
+    return fit_embedding_head(x_aug, y_aug, None, None, head_cfg, seed)[0]
+
+
+def views(copies: Mapping[str, np.ndarray], channels: int,
+          embed: Callable[[np.ndarray], np.ndarray] | None = None,
+          clean: np.ndarray | None = None) -> dict[str, View]:
+    """Each copy as a View; with `embed`, each degraded copy embedded by it and clean given
+    the recorded vectors `clean` (the embed stage's, which the model was scored on)."""
+    return {s: View(to_images(c, channels), None if embed is None else
+                    clean if s == CLEAN else embed(c)) for s, c in copies.items()}
 
 
 def measure(views: Mapping[str, View], y: np.ndarray, classes: list[str], top_k: int,

@@ -36,6 +36,13 @@ def test_headline_is_a_dozen_short_numbers(evaluation) -> None:
     assert all(isinstance(v, float) for v in numbers.values())
 
 
+def test_headline_has_the_degraded_mean_when_evaluate_measured_it(evaluation) -> None:
+    evaluation["degraded"] = {"severities": ["clean", "px16", "blur"], "seed": 42,
+                              "metrics": {"accuracy": 0.712345, "macro_f1": 0.65}}
+    numbers = headline(evaluation, OPEN_SET)
+    assert (numbers["degraded/acc"], numbers["degraded/f1"]) == (0.7123, 0.65)
+
+
 def test_card_names_data_metrics_use_limits_and_every_licence(evaluation) -> None:
     numbers = headline(evaluation, OPEN_SET)
     card = model_card("starrec v3", "embedding_head", CLASSES,
