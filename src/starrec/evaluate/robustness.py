@@ -86,9 +86,10 @@ def check_embedded(recorded: np.ndarray, fresh: np.ndarray, face_ids: np.ndarray
     cosine = np.sum(recorded * fresh, axis=1)
     bad = np.flatnonzero(cosine < MIN_COSINE)
     if len(bad):
-        raise ValueError(f"{where}: face {face_ids[bad[0]]!r} has another embedding than its "
-                         f"TFRecord crop (cosine {cosine[bad[0]]:.3f}, {len(bad)} faces); "
-                         "re-run the embed stage")
+        face = str(face_ids[bad[0]])
+        raise ValueError(f"{where}: face {face!r} has another embedding than its TFRecord "
+                         f"crop (cosine {cosine[bad[0]]:.3f}, {len(bad)} faces); re-run the "
+                         "embed stage")
 
 
 def augmented_train_set(crops: np.ndarray, x: np.ndarray, y: np.ndarray, copies: int,
