@@ -2,13 +2,14 @@
 step, few-shot recognition, pretrained face models, the class cleaner on label noise, and the
 default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), serving
 under load (`mlflow models serve`, photos mixed with bad payloads), and a new user's first
-hour (fresh clone: repro, predict with no --model, one photo added to LFW-62). Each prints
+hour (fresh clone: repro, predict with no --model, one photo added to LFW-62), and
+robustness (models on clean and degraded LFW-62 faces). Each prints
 its own table; this sequences them, so one slow or failing benchmark does not hide the
 others' figures, then gathers the JSON they write into benchmarks/results.json and renders
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
-                                  clean_noise stages serve_load first_hour]
+                                  clean_noise stages serve_load first_hour robustness]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -25,11 +26,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
-              "stages", "serve_load", "first_hour")
-# the benchmarks that write JSON (face_models and clean_noise write theirs themselves)
+              "stages", "serve_load", "first_hour", "robustness")
+# the benchmarks that write JSON (face_models, clean_noise and robustness write theirs themselves)
 JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
         "serve_load": HERE / "serve_load.json", "first_hour": HERE / "first_hour.json",
-        "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json"}
+        "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json",
+        "robustness": HERE / "robustness.json"}
 RESULTS = HERE / "results.json"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 log = logging.getLogger("benchmarks")
@@ -172,6 +174,8 @@ def render(r: dict) -> str:
                 + "."]
     if "first_hour" in r:
         out += first_hour_table(r["first_hour"])
+    if "robustness" in r:
+        out += robustness_table(r["robustness"])
     return "\n".join(out) + "\n"
 
 
@@ -180,8 +184,7 @@ def first_hour_table(f: dict) -> list[str]:
     lfw7, lfw62 = f["lfw7"], f["lfw62"]
     a, b = lfw62["from_nothing"], lfw62["one_photo_added"]
     return ["", f"## A new user's first hour (fresh clone, load {f['load_avg_1m_at_start']} "
-            "at start)
-",
+            "at start)\n",
             f"Default `dvc repro` (LFW-7) from nothing: {lfw7['repro_wall_s']} s; then "
             f"`starrec predict` of a Bush photo, no `--model`: **{lfw7['predict_bush']}**; "
             f"TensorFlow start-up lines in the stage logs: {lfw7['tensorflow_lines_in_log'] or 'none'}.",
@@ -192,6 +195,19 @@ def first_hour_table(f: dict) -> list[str]:
             f"**{100 * lfw62['repro_share']:.1f} %** (target <= 30 %) |", "",
             f"After the switch to LFW-62, `starrec predict` of the Bush photo: "
             f"{lfw62['predict_bush']}."]
+
+
+def robustness_table(b: dict) -> list[str]:
+    """Accuracy / macro-F1 per model (rows) and severity (columns), and the degraded mean."""
+    head = [*b["severities"], "degraded mean"]
+    out = ["", f"## Robustness ({b['source']}: {b['classes']} people, {b['train_faces']} train "
+           f"and {b['n_faces']} test faces, seed {b['seed']})\n",
+           "| model | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for model, by in b["scores"].items():
+        cells = [*by.values(), b["degraded_mean"][model]]
+        out.append(f"| {model} | " + " | ".join(f"{m['accuracy']:.3f} / {m['macro_f1']:.3f}"
+                                                for m in cells) + " |")
+    return out + ["", "Accuracy / macro-F1; the degraded mean leaves clean out."]
 
 
 if __name__ == "__main__":
