@@ -31,7 +31,7 @@ from starrec.artifacts import (
 )
 from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
-from starrec.evaluate.baseline import class_scores, fit_eigenfaces
+from starrec.evaluate.baseline import Eigenfaces, class_scores, fit_eigenfaces
 from starrec.evaluate.compare_embedders import (
     plot_comparison,
     prototype_metrics,
@@ -67,9 +67,10 @@ from starrec.evaluate.reports import (
     run_metrics,
     write_reports,
 )
+from starrec.faces.artifacts import ModelFileError
 from starrec.faces.embed import embed_aligned, make_embedder
 from starrec.io import scratch_dir, write_json_atomic
-from starrec.model_meta import MetaError, read_meta
+from starrec.model_meta import MetaError, ModelMeta, read_meta
 from starrec.stage import StageError, run_stage
 from starrec.tracking import connect, read_run_json
 from starrec.train.embedding_data import EmbeddingDataError, embeddings_of
@@ -187,8 +188,9 @@ def main(cfg: Config) -> None:
     log.info("%s: metrics, plots and gate decision written", reports)
 
 
-def measure_robustness(cfg: Config, meta, model, baseline, classes: list[str], test: tuple,
-                       train: tuple, embedded: tuple) -> tuple[dict, dict | None]:
+def measure_robustness(cfg: Config, meta: ModelMeta, model, baseline: Eigenfaces,
+                       classes: list[str], test: tuple, train: tuple, embedded: tuple
+                       ) -> tuple[dict, dict | None]:
     """robustness.json, and the model's degraded score for the gate ({severities, seed,
     metrics}; None when its embedder cuts its own input from the photo and cannot take the
     crops). `test` (images, labels, face ids), `train` (images, labels), `embedded` (train
@@ -206,11 +208,11 @@ def measure_robustness(cfg: Config, meta, model, baseline, classes: list[str], t
         log.warning("robustness: embedder %s cuts its own input from the photo; the model "
                     "is not scored on degraded crops", meta.embedder)
     else:
-        embed = partial(embed_aligned, make_embedder(cfg.faces, cfg.download.http,
-                                                     meta.embedder))
         try:
+            embed = partial(embed_aligned, make_embedder(cfg.faces, cfg.download.http,
+                                                         meta.embedder))
             check_embedded(e_test, embed(copies[CLEAN]), test_ids, npz)
-        except ValueError as exc:
+        except (ModelFileError, ValueError) as exc:
             raise StageError(str(exc)) from exc
         namers = {meta.model: lambda v: predict_probs(model, v.embeddings, n, e.batch_size,
                                                       cfg.paths.models / MODEL),
@@ -221,8 +223,8 @@ def measure_robustness(cfg: Config, meta, model, baseline, classes: list[str], t
             t = cfg.train
             fair = fair_head(to_crops(x_train), e_train, y_train, r.augmented_copies, embed,
                              t.finetune.degrade, t.embedding_head, t.seed)
-            namers[f"{meta.embedder}_head_augmented"] = lambda v: predict_probs(
-                fair, v.embeddings, n, e.batch_size, cfg.paths.models / MODEL)
+            namers[f"{meta.embedder}_head_augmented"] = lambda v: fair.predict(
+                v.embeddings, batch_size=e.batch_size, verbose=0)
     scores = measure(views(copies, x_test.shape[-1], embed, e_test), y_test, classes, e.top_k,
                      namers)
     for name, by in scores.items():
