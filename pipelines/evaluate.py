@@ -170,7 +170,9 @@ def main(cfg: Config) -> None:
                       for k, v in run_metrics(method, m).items()},
                    **{f"{name}/{severity}/{k}": v
                       for name, by in robustness["scores"].items()
-                      for severity, m in by.items() if severity != CLEAN for k, v in m.items()}}
+                      for severity, m in by.items() if severity != CLEAN for k, v in m.items()},
+                   **{f"model/degraded/{k}": v for k, v in (degraded or {}).get(
+                       "metrics", {}).items()}}
         try:
             log_evaluation(client, run, numbers, per_class_table(
                 {meta.model: model_metrics, "eigenfaces": baseline_metrics}),

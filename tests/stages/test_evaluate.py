@@ -281,8 +281,11 @@ def test_robustness_scores_every_model_clean_and_degraded(sface_head_models, tmp
     assert (cfg.paths.reports / "robustness.png").read_bytes()[:4] == b"\x89PNG"
     logged = {a.path for a in client.list_artifacts(run_id, "evaluate")}
     assert {"evaluate/robustness.json", "evaluate/robustness.png"} <= logged
-    assert client.get_run(run_id).data.metrics["embedding_head/px16/accuracy"] == pytest.approx(
-        head["px16"]["accuracy"])
+    logged = client.get_run(run_id).data.metrics
+    assert logged["embedding_head/px16/accuracy"] == pytest.approx(head["px16"]["accuracy"])
+    assert logged["model/degraded/accuracy"] == logged["gate/candidate_degraded"] == (
+        pytest.approx(degraded["metrics"]["accuracy"]))
+    assert report["gate"]["candidate_degraded"] == pytest.approx(degraded["metrics"]["accuracy"])
 
     # an embedding that is not its crop's (a stale embed stage output) is one line, named
     with np.load(embeddings / "sface.npz") as data:
