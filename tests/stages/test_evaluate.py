@@ -103,6 +103,12 @@ def test_evaluate_end_to_end(tfrecord_dir, trained, tmp_path) -> None:
     assert [r["predicted"] for r in rows] == [names[i] for i in pred]
     assert len(json.loads((reports / "plots/learning_curve.json").read_text())) == 10
     assert all((reports / f).stat().st_size > 0 for f in REPORT_FILES)
+    # a CNN meets the degraded crops itself (gray 32x32 here), beside eigenfaces
+    rob = json.loads((reports / "robustness.json").read_text())
+    assert set(rob["scores"]) == {"dense", "eigenfaces"} and rob["n_faces"] == len(y)
+    assert rob["scores"]["dense"]["clean"]["accuracy"] == pytest.approx(report["model"]["accuracy"])
+    assert report["degraded"]["metrics"]["accuracy"] == pytest.approx(
+        rob["degraded_mean"]["dense"]["accuracy"])
     assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
 
     # everything went to the same run; the first candidate beats the baseline: promoted,
