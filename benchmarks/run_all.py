@@ -3,15 +3,16 @@ step, few-shot recognition, pretrained face models, the class cleaner on label n
 default pipeline stage by stage (cores busy, no-op repro, Beam 1 vs 2 workers), serving
 under load (`mlflow models serve`, photos mixed with bad payloads), the video cast list
 (x real time per detection interval), the photo library (scan, re-scan, clustering and
-naming on LFW-62; nearest-star search among 100k identities) and a new user's first hour
-(fresh clone: repro, predict with no --model, one photo added to LFW-62). Each prints
+naming on LFW-62; nearest-star search among 100k identities), a new user's first hour
+(fresh clone: repro, predict with no --model, one photo added to LFW-62) and robustness
+(models on clean and degraded LFW-62 faces). Each prints
 its own table; this sequences them, so one slow or failing benchmark does not hide the
 others' figures, then gathers the JSON they write into benchmarks/results.json and renders
 docs/benchmarks.md from it.
 
     python benchmarks/run_all.py [--only extract_faces input_pipeline few_shot face_models
                                   clean_noise stages serve_load video_cast library
-                                  library_ann first_hour]
+                                  library_ann first_hour robustness]
 
 few_shot uses models/backbone.keras when the pretrain stage has made it (else it pretrains).
 """
@@ -28,13 +29,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("extract_faces", "input_pipeline", "few_shot", "face_models", "clean_noise",
-              "stages", "serve_load", "video_cast", "library", "library_ann", "first_hour")
-# the benchmarks that write JSON (face_models, clean_noise and library* write theirs themselves)
+              "stages", "serve_load", "video_cast", "library", "library_ann", "first_hour",
+              "robustness")
+# the benchmarks that write JSON (face_models, clean_noise, library* and robustness write
+# theirs themselves)
 JSON = {"input_pipeline": HERE / "input_pipeline.json", "stages": HERE / "stages.json",
         "serve_load": HERE / "serve_load.json", "video_cast": HERE / "video_cast.json",
         "first_hour": HERE / "first_hour.json",
         "face_models": HERE / "face_models.json", "clean_noise": HERE / "clean_noise.json",
-        "library": HERE / "library.json", "library_ann": HERE / "library_ann.json"}
+        "library": HERE / "library.json", "library_ann": HERE / "library_ann.json",
+        "robustness": HERE / "robustness.json"}
 RESULTS = HERE / "results.json"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 log = logging.getLogger("benchmarks")
@@ -190,6 +194,8 @@ def render(r: dict) -> str:
     out += library_tables(r)
     if "first_hour" in r:
         out += first_hour_table(r["first_hour"])
+    if "robustness" in r:
+        out += robustness_table(r["robustness"])
     return "\n".join(out) + "\n"
 
 
@@ -246,6 +252,19 @@ def library_tables(r: dict) -> list[str]:
                 f"{a.get('exact_cpu_p99_ms', float('nan')):.3f} | 1 |", "",
                 f"Index build {a['build_s']:.1f} s, load {a['load_s']:.2f} s."]
     return out
+
+
+def robustness_table(b: dict) -> list[str]:
+    """Accuracy / macro-F1 per model (rows) and severity (columns), and the degraded mean."""
+    head = [*b["severities"], "degraded mean"]
+    out = ["", f"## Robustness ({b['source']}: {b['classes']} people, {b['train_faces']} train "
+           f"and {b['n_faces']} test faces, seed {b['seed']})\n",
+           "| model | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for model, by in b["scores"].items():
+        cells = [*by.values(), b["degraded_mean"][model]]
+        out.append(f"| {model} | " + " | ".join(f"{m['accuracy']:.3f} / {m['macro_f1']:.3f}"
+                                                for m in cells) + " |")
+    return out + ["", "Accuracy / macro-F1; the degraded mean leaves clean out."]
 
 
 if __name__ == "__main__":

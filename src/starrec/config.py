@@ -417,6 +417,19 @@ class GateParams(Section):
     margin: NonNegFloat
 
 
+Severity = Literal["px24", "px16", "blur", "jpeg20", "occluded", "combined"]  # faces/degrade.py
+
+
+class RobustnessParams(Section):
+    """The test faces scored again at named degradations (evaluate/robustness.py), and the
+    fair baseline: the model's head retrained on train faces plus `augmented_copies` copies
+    degraded at random by `train.finetune.degrade`."""
+
+    severities: Annotated[list[Severity], Field(min_length=1)]  # besides clean
+    seed: int  # draws what is random in a severity (the occluder's colour) and the copies
+    augmented_copies: NonNegInt  # per train face; 0 = no fair baseline
+
+
 class EvaluateParams(Section):
     top_k: PosInt
     batch_size: PosInt
@@ -427,6 +440,7 @@ class EvaluateParams(Section):
     misclassified_max: NonNegInt  # faces shown in reports/misclassified.png
     few_shot: PosInt  # train photos per class for the few-shot prototype score
     few_shot_draws: PosInt  # seeded draws of those photos, scores averaged
+    robustness: RobustnessParams
     gate: GateParams
 
 

@@ -1,6 +1,7 @@
 """Stage `evaluate` end to end: real TFRecords of real faces, a small Keras model trained here,
 a real sqlite MLflow registry; evaluated twice, with the gate reading and rewriting
-models/champion.json and the registry alias following it."""
+models/champion.json and the registry alias following it; robustness with real SFace on 48
+LFW faces."""
 
 import json
 import shutil
@@ -10,8 +11,9 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.faces import make_faces_dir, split_table
 from helpers.params import config, section, stage_config
-from helpers.stages import run_main
+from helpers.stages import run_main, tfrecords_of
 from helpers.tracking import store
 from mlflow.tracking import MlflowClient
 
@@ -20,7 +22,13 @@ from starrec.config import Config
 from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.errors import StageError
 from starrec.evaluate.reports import REPORT_FILES
+from starrec.evaluate.robustness import sha256_of, to_crops
+from starrec.faces.artifacts import ARTIFACTS, model_file
+from starrec.faces.degrade import degrade
+from starrec.faces.embed import SfaceEmbedder, embed_aligned
+from starrec.io import save_keras
 from starrec.model_meta import ModelMeta, write_meta
+from starrec.train.embedding_head import fit_embedding_head
 
 # a quick, weak baseline: one PCA component (the small model below beats it)
 FAST = {"baseline_components": 1, "baseline_C": [10.0], "baseline_gamma": ["scale"],
@@ -95,6 +103,12 @@ def test_evaluate_end_to_end(tfrecord_dir, trained, tmp_path) -> None:
     assert [r["predicted"] for r in rows] == [names[i] for i in pred]
     assert len(json.loads((reports / "plots/learning_curve.json").read_text())) == 10
     assert all((reports / f).stat().st_size > 0 for f in REPORT_FILES)
+    # a CNN meets the degraded crops itself (gray 32x32 here), beside eigenfaces
+    rob = json.loads((reports / "robustness.json").read_text())
+    assert set(rob["scores"]) == {"dense", "eigenfaces"} and rob["n_faces"] == len(y)
+    assert rob["scores"]["dense"]["clean"]["accuracy"] == pytest.approx(report["model"]["accuracy"])
+    assert report["degraded"]["metrics"]["accuracy"] == pytest.approx(
+        rob["degraded_mean"]["dense"]["accuracy"])
     assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
 
     # everything went to the same run; the first candidate beats the baseline: promoted,
@@ -188,4 +202,108 @@ def test_a_model_on_embeddings_is_scored_on_the_embed_stage_vectors(tfrecord_dir
     (cfg.paths.embeddings / "sface.npz").unlink()
     np.savez(cfg.paths.embeddings / "sface.npz", face_id=ids[1:], x=x[1:].astype("f4"))
     with pytest.raises(StageError, match=rf"sface.npz: no embedding for face '{ids[0]}'"):
+        run_main("evaluate", cfg)
+
+
+# 8 people, 6 photos each (3 train, 3 test): hard enough for degradations to show
+ROBUST_PEOPLE = dict.fromkeys(["Alejandro_Toledo", "Ariel_Sharon", "Colin_Powell",
+                               "Gerhard_Schroeder", "Hugo_Chavez", "Jacques_Chirac",
+                               "Tony_Blair", "Vladimir_Putin"], 6)
+
+
+@pytest.fixture(scope="module")
+def sface_head_models(tmp_path_factory, shared_datasets) -> tuple[Path, Path, Path]:
+    """(tfrecords, embeddings, models) of 48 real LFW faces, 112x112 RGB, half of them test:
+    the embed stage's sface.npz of every crop and a head trained on the train ones, saved
+    as the train stage saves it."""
+    root = tmp_path_factory.mktemp("robust")
+    faces = make_faces_dir(root / "faces", shared_datasets / "lfw-subset", ROBUST_PEOPLE,
+                           image_size=112, channels=3)
+    tfr = tfrecords_of(faces, split_table(faces, lambda rank, n: ("train", "test")[rank % 2]),
+                       root, shard_size=50)
+    sface = SfaceEmbedder(model_file("sface", config().faces.models, None))
+    splits = {s: load_split(tfr, s, with_ids=True) for s in ("train", "test")}
+    vectors = {s: embed_aligned(sface, to_crops(x)) for s, (x, _, _) in splits.items()}
+    (root / "embeddings").mkdir()
+    np.savez(root / "embeddings/sface.npz",
+             face_id=np.r_[splits["train"][2], splits["test"][2]],
+             x=np.r_[vectors["train"], vectors["test"]])
+    head, history = fit_embedding_head(vectors["train"], splits["train"][1], None, None,
+                                       section("train").embedding_head, seed=0)
+    models = root / "models"
+    models.mkdir()
+    save_keras(head, models / "model.keras")
+    history.to_csv(models / "history.csv", index=False)
+    write_meta(models / "model_meta.json", ModelMeta(
+        classes=read_label_map(tfr), image_size=112, channels=3, extract=config().extract,
+        model="embedding_head", embedder="sface", embedder_input=sface.input.to_dict(),
+        embedder_sha256=ARTIFACTS["sface"].sha256))
+    return tfr, root / "embeddings", models
+
+
+def test_robustness_scores_every_model_clean_and_degraded(sface_head_models, tmp_path) -> None:
+    """robustness.json: the head, nearest prototype, the fair baseline and eigenfaces at clean
+    and each severity, the degraded copies' bytes fixed by the seed; the head's degraded
+    mean in evaluation.json and champion.json; a stale embedding is named."""
+    tfr, embeddings, models = sface_head_models
+    cfg = stage_config(tmp_path, datasets={STARS: {"paths": {
+        "tfrecords": str(tfr), "embeddings": str(embeddings)}}}, evaluate=FAST)
+    shutil.copytree(models, cfg.paths.models)
+    cfg = cfg.model_copy(update={"mlflow": store(tmp_path / "mlflow", "e")})
+    client, run_id, _ = tracked_run(cfg)
+    run_main("evaluate", cfg)
+
+    rob = json.loads((cfg.paths.reports / "robustness.json").read_text())
+    report = json.loads((cfg.paths.reports / "evaluation.json").read_text())
+    x_test, y_test, _ = load_split(tfr, "test", with_ids=True)
+    r = cfg.evaluate.robustness
+    assert rob["n_faces"] == len(y_test) == 24
+    assert rob["severities"] == ["clean", *r.severities]
+    scores = rob["scores"]
+    assert set(scores) == {"embedding_head", "sface_prototype", "sface_head_augmented",
+                           "eigenfaces"}
+    assert all(set(scores[m]) == set(rob["severities"]) for m in scores)
+    head = scores["embedding_head"]
+    assert head["clean"]["accuracy"] == pytest.approx(report["model"]["accuracy"])
+    assert scores["sface_prototype"]["clean"]["accuracy"] == pytest.approx(
+        report["methods"]["sface_prototype"]["accuracy"])
+    # real effects: a 16-pixel face keeps no more than the clean one, and costs the head
+    eigen = scores["eigenfaces"]
+    assert eigen["px16"]["accuracy"] <= eigen["clean"]["accuracy"]
+    assert head["px16"]["accuracy"] < head["clean"]["accuracy"]
+    assert rob["degraded_mean"]["embedding_head"]["accuracy"] < head["clean"]["accuracy"]
+    crops = to_crops(x_test)
+    assert rob["crops_sha256"]["clean"] == sha256_of(crops)
+    assert rob["crops_sha256"]["occluded"] == sha256_of(degrade(crops, "occluded", r.seed))
+
+    degraded = report["degraded"]
+    assert degraded["severities"] == rob["severities"] and degraded["seed"] == r.seed
+    assert degraded["metrics"]["accuracy"] == pytest.approx(
+        np.mean([head[s]["accuracy"] for s in r.severities]))
+    assert rob["degraded_mean"]["embedding_head"]["accuracy"] == pytest.approx(
+        degraded["metrics"]["accuracy"])
+    champion = json.loads((cfg.paths.models / "champion.json").read_text())
+    assert champion["degraded"] == degraded
+    assert (cfg.paths.reports / "robustness.png").read_bytes()[:4] == b"\x89PNG"
+    logged = {a.path for a in client.list_artifacts(run_id, "evaluate")}
+    assert {"evaluate/robustness.json", "evaluate/robustness.png"} <= logged
+    logged = client.get_run(run_id).data.metrics
+    assert logged["embedding_head/px16/accuracy"] == pytest.approx(head["px16"]["accuracy"])
+    assert logged["model/degraded/accuracy"] == logged["gate/candidate_degraded"] == (
+        pytest.approx(degraded["metrics"]["accuracy"]))
+    assert report["gate"]["candidate_degraded"] == pytest.approx(degraded["metrics"]["accuracy"])
+
+    # an embedding that is not its crop's (a stale embed stage output) is one line, named
+    with np.load(embeddings / "sface.npz") as data:
+        ids, x = data["face_id"], data["x"]
+    test_ids = set(load_split(tfr, "test", with_ids=True)[2])
+    first = next(i for i, f in enumerate(ids) if f in test_ids)
+    other = next(i for i, f in enumerate(ids) if f in test_ids and i != first)
+    x[[first, other]] = x[[other, first]]
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    np.savez(stale / "sface.npz", face_id=ids, x=x)
+    cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"embeddings": stale})})
+    with pytest.raises(StageError, match=rf"sface.npz: face '{ids[first]}' has another "
+                                         "embedding than its TFRecord crop"):
         run_main("evaluate", cfg)

@@ -11,6 +11,15 @@ champion of another class set or test split, or one this registry does not hold 
 clone), does not count: the candidate is judged against the baseline alone, and the reason
 says why. `decide` is the pure rule, `judge` applies it to the recorded champion, `record`
 writes the outcome to MLflow.
+
+Clean and degraded: the candidate must beat the baseline on the clean test faces (eigenfaces
+is no contender on degraded ones), and the champion on the clean metric or on the degraded
+one (`gate.metric`'s mean over the robustness severities, evaluate/robustness.py) while not
+worse on the other by more than `margin`. Clean accuracy on a few stars saturates near 1, so
+models mostly differ on degraded faces: clean alone would refuse a model that is as good on
+clean faces and better on blurred, small or masked ones, and degraded alone would ship one
+that bought robustness with clean accuracy. The degraded scores count only when the champion
+recorded them at the same severities and seed; otherwise (an old record) clean alone decides.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ from starrec.io import write_json_atomic
 log = logging.getLogger(__name__)
 
 GATE_METRICS: tuple[str, ...] = get_args(GateMetric)
-CHAMPION_KEYS = ("registered_model", "version", "run_id", "metrics", "task")
+CHAMPION_KEYS = ("registered_model", "version", "run_id", "metrics", "task", "degraded")
+OPTIONAL_KEYS = {"task", "degraded"}  # records from before either was kept lack them
 
 
 @dataclass(frozen=True)
@@ -49,22 +59,40 @@ class GateDecision:
     beats_champion: bool
     promoted: bool
     reason: str
+    candidate_degraded: float | None = None  # None: not measured
+    champion_degraded: float | None = None  # None: the champion has no comparable one
 
 
 def decide(metric: str, margin: float, candidate: float, baseline: float,
-           champion: float | None, no_champion: str = "no champion yet") -> GateDecision:
-    """Promote iff candidate > baseline + margin and candidate > champion + margin (ties
-    refuse); `no_champion` says why there is none to beat."""
+           champion: float | None, no_champion: str = "no champion yet",
+           candidate_degraded: float | None = None, champion_degraded: float | None = None
+           ) -> GateDecision:
+    """Promote iff candidate > baseline + margin and it beats the champion: candidate >
+    champion + margin, or, when both have a degraded score, one of clean and degraded better
+    by more than the margin and the other not worse by more than it (ties refuse);
+    `no_champion` says why there is none to beat."""
     beats_baseline = candidate > baseline + margin
-    beats_champion = champion is None or candidate > champion + margin
+    both = champion is not None and None not in (candidate_degraded, champion_degraded)
+    if champion is None:
+        beats_champion = True
+    elif both:
+        clean, worse = candidate - champion, candidate_degraded - champion_degraded
+        beats_champion = ((clean > margin and worse >= -margin)
+                          or (worse > margin and clean >= -margin))
+    else:
+        beats_champion = candidate > champion + margin
+    verdict = "beats" if beats_champion else "does not beat"
     sides = [f"baseline {baseline:.4f}: {'beats' if beats_baseline else 'does not beat'}",
              no_champion if champion is None else
-             f"champion {champion:.4f}: {'beats' if beats_champion else 'does not beat'}"]
+             f"champion {champion:.4f}, degraded {candidate_degraded:.4f} vs "
+             f"{champion_degraded:.4f}: {verdict}" if both else
+             f"champion {champion:.4f}: {verdict}"]
     promoted = beats_baseline and beats_champion
     reason = (f"{'promoted' if promoted else 'refused'}: {metric} {candidate:.4f} vs "
               f"{'; '.join(sides)} (margin {margin:g})")
     return GateDecision(metric, margin, candidate, baseline, champion, beats_baseline,
-                        beats_champion, promoted, reason)
+                        beats_champion, promoted, reason, candidate_degraded,
+                        champion_degraded if both else None)
 
 
 def read_champion(path: Path) -> dict[str, Any] | None:
@@ -78,7 +106,8 @@ def read_champion(path: Path) -> dict[str, Any] | None:
     if not champion:
         return None
     # a record from before the task was kept has no "task": it is comparable with nothing
-    if not isinstance(champion, dict) or set(champion) - {"task"} != set(CHAMPION_KEYS) - {"task"}:
+    if (not isinstance(champion, dict)
+            or set(champion) - OPTIONAL_KEYS != set(CHAMPION_KEYS) - OPTIONAL_KEYS):
         raise StageError(f"{path}: not a champion record (keys {', '.join(CHAMPION_KEYS)})")
     return champion
 
@@ -137,12 +166,15 @@ def write_champion(path: Path, champion: dict[str, Any] | None) -> None:
 
 
 def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
-          candidate: dict[str, float], baseline: dict[str, float], task: dict[str, Any]
+          candidate: dict[str, float], baseline: dict[str, float], task: dict[str, Any],
+          degraded: dict[str, Any] | None = None
           ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The gate report for the candidate of `run` (run.json) with test metrics `candidate`
     on `task` (`task_of`) against `baseline` and the recorded `champion` (None: none in
-    this registry), and the champion afterwards. A champion of another task is kept when the
-    candidate is refused (the data set may be switched back), replaced when it is promoted."""
+    this registry), and the champion afterwards. `degraded` is the candidate's degraded
+    score ({severities, seed, metrics}; None: not measured). A champion of another task is
+    kept when the candidate is refused (the data set may be switched back), replaced when it
+    is promoted."""
     version = None if run.get("model_version") is None else str(run["model_version"])
     model = run["registered_model"]
     recorded, no_champion = champion, "no champion yet"
@@ -164,7 +196,8 @@ def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
         log.warning("the recorded champion has no test %s; treating as no champion score",
                     cfg.metric)
     decision = decide(cfg.metric, cfg.margin, candidate[cfg.metric], baseline[cfg.metric], score,
-                      no_champion)
+                      no_champion, _degraded(degraded, cfg.metric),
+                      None if score is None else _comparable(champion, degraded, cfg.metric))
     moved = decision.promoted and version is not None
     if decision.promoted and version is None:
         log.warning("run %s has no registered model version; the champion stays", run["run_id"])
@@ -172,10 +205,30 @@ def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
     if moved:
         champion = {"registered_model": model, "version": version, "run_id": run["run_id"],
                     "metrics": {m: candidate[m] for m in GATE_METRICS}, "task": task}
+        if degraded is not None:
+            champion["degraded"] = degraded
     log.info("gate %s", decision.reason)
     report = asdict(decision)
     report.update(candidate_version=version, champion_version=previous, alias_moved=moved)
     return report, champion
+
+
+def _degraded(degraded: dict[str, Any] | None, metric: str) -> float | None:
+    return None if degraded is None else degraded["metrics"].get(metric)
+
+
+def _comparable(champion: dict[str, Any], degraded: dict[str, Any] | None, metric: str
+                ) -> float | None:
+    """The champion's degraded score when measured as the candidate's was (same severities
+    and seed), else None: clean alone decides."""
+    theirs = champion.get("degraded")
+    if degraded is None or theirs is None:
+        return None
+    if (theirs["severities"], theirs["seed"]) != (degraded["severities"], degraded["seed"]):
+        log.info("gate: the champion's degraded scores are of other severities or seed; "
+                 "clean alone decides")
+        return None
+    return _degraded(theirs, metric)
 
 
 def record(client: MlflowClient, report: dict[str, Any], run: dict[str, Any],
@@ -192,6 +245,9 @@ def record(client: MlflowClient, report: dict[str, Any], run: dict[str, Any],
                "gate/promoted": float(promoted)}
     if report["champion"] is not None:
         numbers["gate/champion"] = report["champion"]
+    for side in ("candidate", "champion"):
+        if report.get(f"{side}_degraded") is not None:
+            numbers[f"gate/{side}_degraded"] = report[f"{side}_degraded"]
     now = int(time.time() * 1000)
     client.log_batch(run["run_id"], metrics=[Metric(k, float(v), now, 0)
                                              for k, v in numbers.items()])

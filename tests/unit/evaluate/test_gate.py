@@ -43,6 +43,30 @@ def test_decide(candidate, baseline, champion, margin, promoted, beats_b, beats_
     assert "macro_f1" in d.reason
 
 
+@pytest.mark.parametrize(
+    ("clean", "degraded", "champion", "champion_degraded", "margin", "beats_c"),
+    [
+        (0.95, 0.80, 0.95, 0.70, 0.0, True),    # as good clean, better degraded
+        (0.96, 0.70, 0.95, 0.70, 0.0, True),    # better clean, as good degraded
+        (0.96, 0.60, 0.95, 0.70, 0.0, False),   # better clean bought with robustness
+        (0.94, 0.90, 0.95, 0.70, 0.0, False),   # better degraded bought with clean
+        (0.94, 0.90, 0.95, 0.70, 0.02, True),   # ... by less than the margin
+        (0.95, 0.70, 0.95, 0.70, 0.0, False),   # a tie on both is not a win
+        (0.96, 0.71, 0.95, 0.70, 0.02, False),  # better on both, neither by the margin
+        (0.95, 0.80, 0.95, None, 0.0, False),   # no degraded champion score: clean decides
+    ],
+)
+def test_decide_on_clean_and_degraded(clean, degraded, champion, champion_degraded, margin,
+                                      beats_c) -> None:
+    d = decide("accuracy", margin, clean, 0.5, champion, candidate_degraded=degraded,
+               champion_degraded=champion_degraded)
+    assert (d.beats_champion, d.promoted) == (beats_c, beats_c)
+    assert ("degraded" in d.reason) == (champion_degraded is not None)
+    # the baseline is met on clean faces only: a candidate below it is refused whatever else
+    assert not decide("accuracy", margin, clean, 0.99, champion, candidate_degraded=1.0,
+                      champion_degraded=champion_degraded).promoted
+
+
 def scores(accuracy: float) -> dict[str, float]:
     return {m: accuracy for m in GATE_METRICS}
 
@@ -123,6 +147,31 @@ def test_a_champion_of_another_task_is_not_compared() -> None:
     assert not report["promoted"] and report["champion"] == 1.0 and kept == same
 
 
+def degraded(accuracy: float, seed: int = 42) -> dict:
+    return {"severities": ["clean", "px16"], "seed": seed, "metrics": scores(accuracy)}
+
+
+def test_judge_compares_degraded_scores_recorded_alike() -> None:
+    """A promoted candidate's degraded scores go into the record; the next candidate is
+    compared on them when measured at the same severities and seed, and an old record
+    without them is judged on clean alone."""
+    cfg = section("evaluate", gate={"metric": "accuracy", "margin": 0.0}).gate
+    _, champion = judge(cfg, None, run("r1", 1), scores(0.95), scores(0.7), TASK, degraded(0.6))
+    assert champion["degraded"] == degraded(0.6)
+
+    report, new = judge(cfg, champion, run("r2", 2), scores(0.95), scores(0.7), TASK,
+                        degraded(0.8))
+    assert report["promoted"] and report["champion_degraded"] == 0.6
+    assert report["candidate_degraded"] == 0.8 and new["degraded"] == degraded(0.8)
+
+    # another seed, or a record from before degraded scores: clean alone, a tie refuses
+    for other in ({**champion, "degraded": degraded(0.6, seed=1)},
+                  {k: v for k, v in champion.items() if k != "degraded"}):
+        report, kept = judge(cfg, other, run("r2", 2), scores(0.95), scores(0.7), TASK,
+                             degraded(0.8))
+        assert not report["promoted"] and report["champion_degraded"] is None and kept == other
+
+
 def test_task_fingerprint_sees_ids_labels_and_pixels() -> None:
     base = task()
     assert base == task() and base["test_faces"] == 2
@@ -142,6 +191,9 @@ def test_champion_file_round_trip_and_errors(tmp_path: Path) -> None:
     old = {k: v for k, v in champion.items() if k != "task"}  # before tasks were recorded
     write_champion(path, old)
     assert read_champion(path) == old
+    robust = {**champion, "degraded": degraded(0.8)}
+    write_champion(path, robust)
+    assert read_champion(path) == robust
     path.write_text('{"version": "2"}')
     with pytest.raises(StageError, match="champion.json: not a champion record"):
         read_champion(path)
