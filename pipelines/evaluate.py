@@ -47,6 +47,15 @@ from starrec.evaluate.gate import (
     write_champion,
 )
 from starrec.evaluate.metrics import classification_metrics, metric_values
+from starrec.evaluate.reports import (
+    REPORT_FILES,
+    load_model,
+    log_evaluation,
+    per_class_table,
+    predict_probs,
+    run_metrics,
+    write_reports,
+)
 from starrec.evaluate.robustness import (
     CLEAN,
     check_embedded,
@@ -59,17 +68,8 @@ from starrec.evaluate.robustness import (
     views,
 )
 from starrec.evaluate.robustness import report as robustness_report
-from starrec.evaluate.reports import (
-    REPORT_FILES,
-    load_model,
-    log_evaluation,
-    per_class_table,
-    predict_probs,
-    run_metrics,
-    write_reports,
-)
-from starrec.faces.artifacts import ModelFileError
 from starrec.faces.embed import embed_aligned, make_embedder
+from starrec.faces.model_files import ModelFileError
 from starrec.io import scratch_dir, write_json_atomic
 from starrec.model_meta import MetaError, ModelMeta, read_meta
 from starrec.stage import run_stage

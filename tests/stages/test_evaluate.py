@@ -23,9 +23,9 @@ from starrec.dataset.tfrecords import load_split, read_label_map
 from starrec.errors import StageError
 from starrec.evaluate.reports import REPORT_FILES
 from starrec.evaluate.robustness import sha256_of, to_crops
-from starrec.faces.artifacts import ARTIFACTS, model_file
 from starrec.faces.degrade import degrade
 from starrec.faces.embed import SfaceEmbedder, embed_aligned
+from starrec.faces.model_files import ARTIFACTS, model_file
 from starrec.io import save_keras
 from starrec.model_meta import ModelMeta, write_meta
 from starrec.train.embedding_head import fit_embedding_head
