@@ -198,7 +198,8 @@ INDEX_HELP = "The library index: a SQLite file or a database URL. Default: libra
 
 @app.command()
 def scan(
-    paths: list[str] = typer.Argument(..., help="Photos and folders (searched recursively)."),
+    paths: list[str] = typer.Argument(..., help="Photos, videos and folders (searched "
+                                                "recursively)."),
     model: str = typer.Option(None, "--model", "-m",
                               help="As for predict: models:/ or runs:/ URI, a .keras head on "
                                    "embeddings, or a gallery.json. Default: the registry's "
@@ -206,8 +207,9 @@ def scan(
     index: str = typer.Option(None, "--index", help=INDEX_HELP),
     params: str = typer.Option("params.yaml", "--params", help="params.yaml (library, predict)."),
 ) -> None:
-    """Index every face of a photo library: box, landmarks, quality, embedding, label. A
-    re-scan reads only new or changed photos; a new model re-labels the stored faces."""
+    """Index every face of a photo library: box, landmarks, quality, embedding, label (a
+    video: one face per track). A re-scan reads only new or changed files; a new model
+    re-labels the stored faces."""
     from starrec.config import ConfigError, load_config
     from starrec.library import LibraryError
     from starrec.library.index import Index
@@ -225,11 +227,13 @@ def scan(
         p = cfg.predict
         uri = model or default_model_uri(p.registered_model, p.alias)
         rec = recognizer_of(load_predictor(uri, p.top_k, p.batch_size), uri)
-        out = scan_paths(paths, rec, library, cfg.library, p.max_image_pixels)
+        out = scan_paths(paths, rec, library, cfg.library, p.max_image_pixels,
+                         video=cfg.video)
     except (LibraryError, ModelLoadError, ConfigError) as exc:
         log.error("%s", exc)
         raise typer.Exit(1) from exc
-    typer.echo(f"{out.files} photos: {out.indexed} read ({out.faces} faces), {out.skipped} "
+    typer.echo(f"{out.files} files ({out.videos} videos): {out.indexed} read ({out.faces} "
+               f"faces), {out.skipped} "
                f"unchanged, {out.duplicates} duplicates, {out.moved} moved, "
                f"{len(out.errors)} unreadable; {out.relabelled} faces re-labelled; "
                f"{out.seconds:.1f} s")

@@ -193,3 +193,37 @@ def test_a_face_coming_and_going_within_a_shot(gallery, shared_datasets, tmp_pat
     assert stranger.label.startswith(f"{UNKNOWN}-")
     assert first <= stranger.start < first + VIDEO.detect_every
     assert stop - 1 - VIDEO.detect_every < stranger.end <= stop - 1
+
+
+def test_scan_indexes_a_video_as_one_face_per_track(gallery, clip, tracks, tmp_path) -> None:
+    """`starrec scan` of the clip: one face row per track, at its best face's frame, named
+    as the cast names it (strangers `unknown` in the library, to be clustered); a re-scan
+    reads nothing; a damaged video is an error row, not a crash."""
+    from starrec.library.index import Index
+    from starrec.library.recognizer import recognizer_of
+    from starrec.library.scan import scan
+
+    lib = section("library")
+    params = lib.model_copy(update={"out": tmp_path / "out",
+                                    "ann": lib.ann.model_copy(update={"dir": tmp_path / "a"})})
+    rec = recognizer_of(load_predictor(str(gallery), PREDICT.top_k, PREDICT.batch_size),
+                        str(gallery))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip[0].read_bytes()[:5000])
+    index = Index(tmp_path / "index.sqlite")
+    first = scan([clip[0], broken], rec, index, params, PREDICT.max_image_pixels,
+                 progress=False, video=VIDEO)
+    assert (first.files, first.videos, first.indexed, len(first.errors)) == (2, 2, 1, 1)
+    assert str(broken) in first.errors[0]
+    table = index.face_table()
+    assert len(table) == first.faces == len(tracks)
+    by_start = sorted(tracks, key=lambda t: t.best.frame)
+    stars = [t.label for t in by_start if t.label in STARS]
+    assert sorted(r["model_label"] for r in table.rows if r["model_label"] in STARS) == \
+        sorted(stars)
+    assert sum(r["model_label"] == UNKNOWN for r in table.rows) == len(tracks) - len(stars)
+    assert {r["path"] for r in table.rows} == {str(clip[0])}
+    assert np.allclose(np.linalg.norm(table.embeddings, axis=1), 1.0, atol=1e-4)
+    again = scan([clip[0]], rec, index, params, PREDICT.max_image_pixels, progress=False,
+                 video=VIDEO)
+    assert (again.skipped, again.indexed) == (1, 0) and len(index.face_table()) == len(tracks)

@@ -10,13 +10,14 @@ are kept apart): one stranger seen in several shots is one cast member, `unknown
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from starrec.faces.embed import l2_normalise
 from starrec.predict.classifier import UNKNOWN
+from starrec.video.observe import Observation
 from starrec.video.tracks import Track
 
 
@@ -28,6 +29,10 @@ class NamedTrack:
     detections: int
     label: str  # a star, or unknown-k
     score: float  # the winning label's share of the quality-weighted votes
+    # the track as one face (what the photo library indexes): its quality-weighted mean
+    # embedding (unit norm) and its best face's frame, box and weight
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    best: Observation | None = field(default=None, repr=False)
 
 
 def vote(track: Track) -> tuple[str, float]:
@@ -73,5 +78,14 @@ def name_tracks(tracks: list[Track], min_detections: int, max_distance: float
     for g in groups:
         order.setdefault(g, len(order) + 1)
     names = {k: f"{UNKNOWN}-{order[g]}" for k, g in zip(unknown, groups, strict=True)}
-    return [NamedTrack(k + 1, t.start, t.end, len(t.observations), names.get(k, label), score)
+    return [NamedTrack(k + 1, t.start, t.end, len(t.observations), names.get(k, label), score,
+                       weighted_mean(t), max(t.observations, key=lambda o: o.weight))
             for k, (t, (label, score)) in enumerate(zip(kept, votes, strict=True))]
+
+
+def weighted_mean(track: Track) -> np.ndarray:
+    """The track's faces' embeddings averaged by their quality weights, unit norm."""
+    weights = np.array([max(o.weight, 1e-6) for o in track.observations])
+    mean = np.average(np.stack([o.embedding for o in track.observations]), axis=0,
+                      weights=weights)
+    return l2_normalise(mean[None])[0]

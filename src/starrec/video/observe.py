@@ -28,6 +28,8 @@ class Observation:
     weight: float  # the face's vote: detector score x size and sharpness terms
     embedding: np.ndarray = field(repr=False)  # unit norm
     face: FacePrediction = field(repr=False)
+    det_score: float = 0.0  # the detector's
+    blur_var: float = 0.0  # Laplacian variance of the crop
 
 
 def quality(crop: FaceCrop, params: VideoParams) -> float:
@@ -66,5 +68,6 @@ class Observer:
         clf = self.predictor.classifier
         x, probs = embed_and_score(clf, np.stack([to_input(c.image, clf.channels)
                                                   for c in crops]))
-        return [Observation(frame, tuple(int(v) for v in c.box), quality(c, self.params), e, f)
+        return [Observation(frame, tuple(int(v) for v in c.box), quality(c, self.params), e, f,
+                            float(c.score), float(c.blur_var))
                 for c, e, f in zip(crops, x, self.predictor.name(probs), strict=True)]
