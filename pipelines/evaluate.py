@@ -144,12 +144,15 @@ def main(cfg: Config) -> None:
         uri = run["tracking_uri"]
     client = MlflowClient(uri)
     try:
-        champion = registered_champion(client, read_champion(models / CHAMPION))
+        recorded = read_champion(models / CHAMPION)
+        champion = registered_champion(client, recorded)
     except MlflowException as exc:
         raise StageError(f"{uri}: cannot read the registry ({exc})") from exc
     gate, champion = judge(e.gate, champion, run, metric_values(model_metrics),
                            metric_values(baseline_metrics),
-                           task_of(classes, test_ids, y_test, x_test), degraded)
+                           task_of(classes, test_ids, y_test, x_test), degraded,
+                           absent=None if champion is not None or recorded is None else
+                           "the recorded champion is not in this registry")
     report = {"model": model_metrics, "baseline": baseline_metrics, **extra, "gate": gate}
     # all reports appear together, only once the run has them
     with scratch_dir(reports / "evaluate") as staged:

@@ -73,6 +73,7 @@ def test_readme_journey_from_a_fresh_clone(tmp_path: Path, shared_datasets: Path
     assert "the recorded champion, is not in the registry" in log
     gate = json.loads((clone / "reports/evaluation.json").read_text())["gate"]
     assert gate["promoted"] and gate["alias_moved"], gate["reason"]
+    assert "the recorded champion is not in this registry" in gate["reason"]
 
     star = sorted((lfw / "Angelina_Jolie").glob("*.jpg"))[-1]
     stranger = sorted((lfw / "Serena_Williams").glob("*.jpg"))[0]  # nowhere in the data

@@ -167,17 +167,18 @@ def write_champion(path: Path, champion: dict[str, Any] | None) -> None:
 
 def judge(cfg: GateParams, champion: dict[str, Any] | None, run: dict[str, Any],
           candidate: dict[str, float], baseline: dict[str, float], task: dict[str, Any],
-          degraded: dict[str, Any] | None = None
+          degraded: dict[str, Any] | None = None, absent: str | None = None
           ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The gate report for the candidate of `run` (run.json) with test metrics `candidate`
     on `task` (`task_of`) against `baseline` and the recorded `champion` (None: none in
     this registry), and the champion afterwards. `degraded` is the candidate's degraded
-    score ({severities, seed, metrics}; None: not measured). A champion of another task is
+    score ({severities, seed, metrics}; None: not measured); `absent` says why the caller
+    has no champion to pass (not in this registry). A champion of another task is
     kept when the candidate is refused (the data set may be switched back), replaced when it
     is promoted."""
     version = None if run.get("model_version") is None else str(run["model_version"])
     model = run["registered_model"]
-    recorded, no_champion = champion, "no champion yet"
+    recorded, no_champion = champion, absent or "no champion yet"
     if champion is not None and champion["registered_model"] != model:
         log.info("the recorded champion is a %s version; %s has none yet",
                  champion["registered_model"], model)

@@ -251,3 +251,11 @@ def test_a_champion_this_registry_lacks_is_absent(tmp_path: Path, caplog) -> Non
         caplog.clear()
         assert registered_champion(client, stranger) is None
         assert "is not in the registry" in caplog.text and "treating it as absent" in caplog.text
+
+
+def test_the_reason_says_when_the_record_was_not_in_this_registry() -> None:
+    cfg = section("evaluate").gate
+    report, _ = judge(cfg, None, run("r1", 1), scores(0.9), scores(0.5), TASK,
+                      absent="the recorded champion is not in this registry")
+    assert report["promoted"]
+    assert "the recorded champion is not in this registry" in report["reason"]
