@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,19 @@ def dvc(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
         raise QueueError(f"dvc {' '.join(args)} failed ({proc.returncode}): "
                          f"{(proc.stderr or proc.stdout).strip()}")
     return proc.stdout
+
+
+def start_workers(repo: Path, jobs: int, env: Mapping[str, str]) -> None:
+    """`dvc queue start`: its workers are daemons that inherit the command's output, so it is
+    written to a file, not a pipe (a pipe stays open as long as the last worker lives: a
+    worker slow to exit would hold the search until it does)."""
+    with tempfile.TemporaryFile("w+") as out:
+        code = subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], cwd=repo,
+                              env=env, stdin=subprocess.DEVNULL, stdout=out,
+                              stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            out.seek(0)
+            raise QueueError(f"dvc queue start failed ({code}): {out.read().strip()}")
 
 
 def queue_trials(repo: Path, target: str, trials: list[Trial], prefix: str) -> list[str]:
@@ -50,7 +64,7 @@ def run_queue(repo: Path, names: list[str], jobs: int, env: Mapping[str, str],
               poll_s: float = 2.0) -> dict[str, str]:
     """Start `jobs` queue workers (with `env`: the trials' MLflow store and parent run) and
     wait until none of `names` is queued or running; returns each one's final state."""
-    dvc(repo, "queue", "start", "--jobs", str(jobs), env=env)
+    start_workers(repo, jobs, env)
     seen: dict[str, str] = {}
     while True:
         states = queue_states(dvc(repo, "queue", "status"), names)
