@@ -315,9 +315,9 @@ def face_keys(embedder: Embedder, faces: pd.DataFrame, max_pixels: int) -> list[
         code_sha256(sys.modules[__name__], sface_keras))
     if embedder.input.crop == "aligned_5pt":
         return [result_key("embed", settings, sha) for sha in faces["sha256"]]
-    return [result_key("embed", settings, row["source_sha256"], max_pixels,
-                       list(detection(row).box), detection(row).landmarks)
-            for _, row in faces.iterrows()]
+    found = [detection(row) for _, row in faces.iterrows()]
+    return [result_key("embed", settings, sha, max_pixels, list(d.box), d.landmarks)
+            for sha, d in zip(faces["source_sha256"], found, strict=True)]
 
 
 def _embed_rows(embedder: Embedder, faces: pd.DataFrame, faces_dir: Path, raw_dir: Path,

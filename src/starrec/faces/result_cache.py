@@ -124,9 +124,9 @@ class ResultCache:
         the number removed."""
         if self.root is None or not (self.root / self.kind).is_dir():
             return 0
-        entries = sorted((e.stat().st_mtime, e.stat().st_size, Path(e.path))
-                         for d in os.scandir(self.root / self.kind) if d.is_dir()
-                         for e in os.scandir(d.path) if e.is_file())
+        stats = [(e.stat(), Path(e.path)) for d in os.scandir(self.root / self.kind)
+                 if d.is_dir() for e in os.scandir(d.path) if e.is_file()]
+        entries = sorted((st.st_mtime, st.st_size, path) for st, path in stats)
         total = sum(size for _, size, _ in entries)
         removed = 0
         for _, size, path in entries:
