@@ -181,6 +181,8 @@ def train_finetune(cfg: Config, uri: str) -> None:
         seconds = time.perf_counter() - start
         mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), done.data.sizes),
                          **{f"licence.{f}": v for f, v in licence.items()}})
+        log_split_inputs(cfg.paths.splits / SPLIT_CSV, dataset_name(cfg.download),
+                         Path("dvc.lock"))
         best = best_epoch(done.history, seconds)
         log.info("finetune: %d epochs in %.0f s; best val_loss %.4f (val accuracy %.4f) at "
                  "epoch %d", len(done.history), seconds, best["best_val_loss"],
