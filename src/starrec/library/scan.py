@@ -78,7 +78,8 @@ def scan(paths: list[str | Path], rec: Recognizer, index: Index, params: Library
     start = time.perf_counter()
     index.bind(rec.embedder)
     photo_files, videos = library_files(paths)
-    files = sorted(photo_files + (videos if video is not None else []))
+    scan_videos = set(videos) if video is not None else set()  # looked up once per file
+    files = sorted([*photo_files, *scan_videos])
     summary = ScanSummary(files=len(files), videos=len(videos))
     summary.relabelled = refresh_model_answers(index, rec)
     if summary.relabelled:
@@ -97,7 +98,7 @@ def scan(paths: list[str | Path], rec: Recognizer, index: Index, params: Library
         if known.get(path) == (st.st_size, st.st_mtime_ns):
             summary.skipped += 1
             continue
-        if video is not None and path in videos:
+        if path in scan_videos:
             _scan_video(path, st, rec, index, stars, video, summary)
         else:
             _scan_photo(path, st, rec, index, stars, max_pixels, summary)
