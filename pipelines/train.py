@@ -104,9 +104,7 @@ def main(cfg: Config) -> None:
         remember_run(checkpoints, run.info.run_id)
         if resumed is None:
             mlflow.log_params(flatten_params(logged_params(cfg)))
-            mlflow.set_tags(run_tags(Path("."), dataset_name(cfg.download), data.sizes))
-            log_split_inputs(cfg.paths.splits / SPLIT_CSV, dataset_name(cfg.download),
-                             Path("dvc.lock"))
+            describe_data(cfg, data.sizes)
         start = time.perf_counter()
         history = fit_model(model, t, data, checkpoints)
         seconds = time.perf_counter() - start
@@ -142,10 +140,8 @@ def train_embedding_head(cfg: Config, uri: str) -> None:
         return
     with mlflow.start_run(run_name=run_name("train", t.model, Path("."))) as run:
         mlflow.log_params(flatten_params(logged_params(cfg)))
-        mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), data.sizes),
-                         "embedder": name, **{f"licence.{f}": v for f, v in licence.items()}})
-        log_split_inputs(cfg.paths.splits / SPLIT_CSV, dataset_name(cfg.download),
-                         Path("dvc.lock"))
+        describe_data(cfg, data.sizes, {"embedder": name,
+                                         **{f"licence.{f}": v for f, v in licence.items()}})
         start = time.perf_counter()
         model, history = fit_head(data, t, strategy)
         seconds = time.perf_counter() - start
@@ -179,10 +175,7 @@ def train_finetune(cfg: Config, uri: str) -> None:
         start = time.perf_counter()
         done = finetune(t, cfg.paths.tfrecords, cfg.paths.augmented, sface, models / CHECKPOINTS)
         seconds = time.perf_counter() - start
-        mlflow.set_tags({**run_tags(Path("."), dataset_name(cfg.download), done.data.sizes),
-                         **{f"licence.{f}": v for f, v in licence.items()}})
-        log_split_inputs(cfg.paths.splits / SPLIT_CSV, dataset_name(cfg.download),
-                         Path("dvc.lock"))
+        describe_data(cfg, done.data.sizes, {f"licence.{f}": v for f, v in licence.items()})
         best = best_epoch(done.history, seconds)
         log.info("finetune: %d epochs in %.0f s; best val_loss %.4f (val accuracy %.4f) at "
                  "epoch %d", len(done.history), seconds, best["best_val_loss"],
@@ -233,6 +226,15 @@ def register(cfg: Config, run: mlflow.ActiveRun, uri: str, model: keras.Model,
     write_run_json(models / RUN, **info)
     log.info("MLflow run %s; registered %s version %s as candidate", info["run_id"],
              cfg.mlflow.registered_model, version)
+
+
+def describe_data(cfg: Config, sizes: dict[str, int], tags: dict[str, str] | None = None
+                  ) -> None:
+    """The active run's provenance tags (code, data hashes, sizes; and `tags`) and its
+    train/val/test splits as dataset inputs: what every model kind logs."""
+    name = dataset_name(cfg.download)
+    mlflow.set_tags({**run_tags(Path("."), name, sizes), **(tags or {})})
+    log_split_inputs(cfg.paths.splits / SPLIT_CSV, name, Path("dvc.lock"))
 
 
 def best_epoch(history: pd.DataFrame, seconds: float) -> dict[str, float]:
